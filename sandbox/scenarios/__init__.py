@@ -1,0 +1,1 @@
+"""Scripted scenarios: the YAML format, its loader and schema, the runner and reports."""

@@ -1,0 +1,1 @@
+"""The embedded simulator of the kube-apiserver envelope-encryption layer."""
