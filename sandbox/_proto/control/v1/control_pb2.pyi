@@ -155,13 +155,15 @@ class PluginState(_message.Message):
     def __init__(self, api: _Optional[str] = ..., current_key_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyInfo, _Mapping]]] = ..., retired_key_ids: _Optional[_Iterable[str]] = ..., health: _Optional[_Union[SetHealthRequest, _Mapping]] = ..., outage: _Optional[_Union[OutageMode, str]] = ..., faults: _Optional[_Iterable[_Union[Fault, _Mapping]]] = ..., counters: _Optional[_Iterable[_Union[CallCounter, _Mapping]]] = ..., remote_latency: _Optional[_Union[SetRemoteLatencyRequest, _Mapping]] = ..., listen: _Optional[str] = ..., started_unix: _Optional[float] = ..., pid: _Optional[int] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
-    __slots__ = ("replay",)
+    __slots__ = ("replay", "follow")
     REPLAY_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
     replay: int
-    def __init__(self, replay: _Optional[int] = ...) -> None: ...
+    follow: bool
+    def __init__(self, replay: _Optional[int] = ..., follow: _Optional[bool] = ...) -> None: ...
 
 class PluginEvent(_message.Message):
-    __slots__ = ("time_unix", "kind", "method", "uid", "key_id", "annotation_keys", "request_bytes", "response_bytes", "latency_ms", "code", "message", "seq")
+    __slots__ = ("time_unix", "kind", "method", "uid", "key_id", "annotation_keys", "request_bytes", "response_bytes", "latency_ms", "code", "message", "seq", "detail", "current_key_id")
     TIME_UNIX_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +176,8 @@ class PluginEvent(_message.Message):
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     time_unix: float
     kind: str
     method: str
@@ -186,4 +190,6 @@ class PluginEvent(_message.Message):
     code: str
     message: str
     seq: int
-    def __init__(self, time_unix: _Optional[float] = ..., kind: _Optional[str] = ..., method: _Optional[str] = ..., uid: _Optional[str] = ..., key_id: _Optional[str] = ..., annotation_keys: _Optional[_Iterable[str]] = ..., request_bytes: _Optional[int] = ..., response_bytes: _Optional[int] = ..., latency_ms: _Optional[float] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+    detail: str
+    current_key_id: str
+    def __init__(self, time_unix: _Optional[float] = ..., kind: _Optional[str] = ..., method: _Optional[str] = ..., uid: _Optional[str] = ..., key_id: _Optional[str] = ..., annotation_keys: _Optional[_Iterable[str]] = ..., request_bytes: _Optional[int] = ..., response_bytes: _Optional[int] = ..., latency_ms: _Optional[float] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., seq: _Optional[int] = ..., detail: _Optional[str] = ..., current_key_id: _Optional[str] = ...) -> None: ...

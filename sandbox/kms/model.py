@@ -1,0 +1,96 @@
+"""Plain data shared by the plugin's service core, its control servicer and the control client.
+
+Nothing here knows about protobuf or gRPC: the servicer and the client translate these to and
+from `control.proto` messages, so the UI and scenarios deal only with these dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+OutageMode = Literal["none", "unavailable", "hang"]
+OUTAGE_MODES: tuple[OutageMode, ...] = ("none", "unavailable", "hang")
+
+KeyIdMode = Literal["real", "empty", "too-long", "custom"]
+KEY_ID_MODES: tuple[KeyIdMode, ...] = ("real", "empty", "too-long", "custom")
+
+FAULT_METHODS: tuple[str, ...] = ("Status", "Encrypt", "Decrypt", "Version", "*")
+
+
+@dataclass(frozen=True)
+class ApiFlavour:
+    """What `--api` selects: the proto package served and the version string reported."""
+
+    name: str
+    package: str
+    """gRPC package, i.e. the method-path prefix: /<package>.KeyManagementService/..."""
+    version: str
+    """StatusResponse.version (v2 flavours) or VersionResponse.version (v1)."""
+
+
+API_FLAVOURS: Mapping[str, ApiFlavour] = {
+    "v2": ApiFlavour("v2", "v2", "v2"),
+    "v2beta1": ApiFlavour("v2beta1", "v2", "v2beta1"),
+    "v2alpha1": ApiFlavour("v2alpha1", "v2alpha1", "v2alpha1"),
+    "v1": ApiFlavour("v1", "v1beta1", "v1beta1"),
+}
+
+
+@dataclass(frozen=True)
+class HealthOverride:
+    """What Status reports instead of the truth; the defaults mean "report the truth"."""
+
+    healthz: str = "ok"
+    key_id_mode: KeyIdMode = "real"
+    custom_key_id: str = ""
+    version: str = ""
+    """"" means the version the served API demands."""
+
+    @property
+    def is_default(self) -> bool:
+        return self == HealthOverride()
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An injected misbehaviour for one KMS method ("*" = every method)."""
+
+    method: str
+    latency_ms: float = 0.0
+    code: str = ""
+    """Canonical gRPC code name ("INTERNAL"); "" adds latency only."""
+    message: str = ""
+    count: int = 0
+    """Remaining calls it applies to; 0 = until cleared."""
+    probability: float = 0.0
+    """Chance a call is affected; 0 = always."""
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class KeyView:
+    key_id: str
+    created: float
+    current: bool
+
+
+@dataclass(frozen=True)
+class PluginStateView:
+    """A snapshot of the plugin, as `plugin status` and the UI show it. No key material."""
+
+    api: str
+    current_key_id: str
+    keys: tuple[KeyView, ...]
+    retired_key_ids: tuple[str, ...] = ()
+    health: HealthOverride = field(default_factory=HealthOverride)
+    outage: OutageMode = "none"
+    faults: tuple[Fault, ...] = ()
+    counters: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    """(method, gRPC code name) -> calls."""
+    remote_latency_ms: tuple[float, float] = (0.0, 0.0)
+    """(Encrypt, Decrypt) cost-model latency."""
+    listen: str = ""
+    started: float = 0.0
+    pid: int = 0
