@@ -183,7 +183,8 @@ async def running_plugin(config: ServeConfig, *, bus: EventBus | None = None) ->
         yield RunningPlugin(service, kms, control, metrics_port, stop)
     finally:
         service.close_watchers()
-        service.set_outage("none")  # release hung calls so they finish within the grace
+        if service.outage == "hang":
+            service.set_outage("none")  # release hung calls so they finish within the grace
         await asyncio.gather(kms_server.stop(GRACE_S), control_server.stop(GRACE_S))
         if metrics is not None:
             metrics.close()
