@@ -37,4 +37,11 @@ class NonceOverflowError(SandboxError):
 
 
 class ConfigError(SandboxError):
-    """An EncryptionConfiguration failed to load or validate; the message is upstream's."""
+    """An EncryptionConfiguration failed to load or validate; the message is upstream's.
+
+    `field_errors` holds the individual validation errors when the message aggregates several.
+    """
+
+    def __init__(self, message: str, field_errors: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.field_errors = tuple(field_errors) or (message,)

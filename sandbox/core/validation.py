@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from sandbox.core.errors import ValidationError
+from sandbox.core.go_text import go_quote
 
 KEY_ID_MAX_SIZE = 1024
 ENCRYPTED_DEK_SOURCE_MAX_SIZE = 1024
@@ -42,27 +43,6 @@ TWO_SEGMENTS_ERROR = "should be a domain with at least two segments separated by
 
 def max_len_error(n: int) -> str:
     return f"must be no more than {n} characters"
-
-
-def go_quote(s: str) -> str:
-    """Go's %q for the strings we render (ASCII escapes; enough for error texts)."""
-    out = ['"']
-    for ch in s:
-        code = ord(ch)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 def aggregate(messages: Iterable[str]) -> str:

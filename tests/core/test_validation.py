@@ -6,6 +6,7 @@ import pytest
 
 from sandbox.core import validation as v
 from sandbox.core.errors import ValidationError
+from sandbox.core.go_text import go_quote
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
@@ -159,4 +160,4 @@ def test_aggregate_dedupes() -> None:
 
 
 def test_go_quote() -> None:
-    assert v.go_quote('a"b\\c\n') == '"a\\"b\\\\c\\n"'
+    assert go_quote('a"b\\c\n') == '"a\\"b\\\\c\\n"'
