@@ -1,0 +1,91 @@
+"""Pulls what events do not carry into the view model: raw etcd values, health, metrics, keyring.
+
+Each fetcher reads through the backend protocol (or the plugin control API), describes values
+with the pure inspector, writes the result into the model and returns the panels to redraw. The
+app runs them in exclusive workers, so a burst of events costs one fetch, never one per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import cast
+
+from sandbox.backends.base import Backend
+from sandbox.ui.model import DashboardModel, StoredObject, envelope_metric_lines
+from sandbox.ui.session import Session
+
+HEALTH_PATHS = ("/healthz/kms-providers", "/readyz/kms-providers", "/livez")
+YIELD_EVERY = 100
+
+
+def describe(raw: bytes, key: str) -> object:
+    from sandbox.core.inspect import inspect_value
+
+    return inspect_value(raw, etcd_key=key)
+
+
+def stored_object(key: str, raw: bytes, report: object) -> StoredObject:
+    return StoredObject(
+        key=key,
+        key_id=str(getattr(report, "key_id", "") or ""),
+        provider=str(getattr(report, "provider", "") or ""),
+        prefix=str(getattr(report, "prefix", "") or ""),
+        dek_source_type=str(getattr(report, "dek_source_type", "") or ""),
+        size=len(raw),
+    )
+
+
+async def fetch_objects(
+    backend: Backend, model: DashboardModel, keys: Iterable[str] | None = None
+) -> set[str]:
+    """Re-reads `keys` (all secrets when None) from etcd and describes them with the inspector."""
+    if keys is None:
+        # (cast: base.py's `list` method shadows the builtin in its own annotations)
+        wanted = cast("list[str]", await backend.etcd_keys(f"{backend.etcd_prefix()}/secrets/"))
+        for gone in set(model.objects) - set(wanted):
+            del model.objects[gone]
+    else:
+        wanted = sorted(keys)
+    for n, key in enumerate(wanted):
+        raw = await backend.etcd_get(key)
+        if raw is None:
+            model.objects.pop(key, None)
+        else:
+            model.objects[key] = stored_object(key, raw, describe(raw, key))
+        if n % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)
+    if model.selected_key and (keys is None or model.selected_key in wanted):
+        await fetch_selected(backend, model, model.selected_key)
+    return {"envelope"}
+
+
+async def fetch_selected(backend: Backend, model: DashboardModel, key: str) -> set[str]:
+    model.selected_key = key
+    raw = await backend.etcd_get(key)
+    if raw is None:
+        model.selected_raw, model.selected_report, model.selected_error = None, None, "not in etcd (deleted?)"
+    else:
+        model.selected_raw, model.selected_report, model.selected_error = raw, describe(raw, key), ""
+    return {"envelope"}
+
+
+async def fetch_health(backend: Backend, model: DashboardModel) -> set[str]:
+    for path in HEALTH_PATHS:
+        result = await backend.health(path)
+        model.health_results[path] = (result.code, result.body)
+    model.metric_lines = envelope_metric_lines(await backend.metrics())
+    return {"health"}
+
+
+async def fetch_keyring(session: Session, model: DashboardModel) -> set[str]:
+    backend = session.backend
+    count = backend.plugin_count if backend is not None else 1
+    errors = []
+    for index in range(count):
+        try:
+            model.plugin_states[index] = await session.control(index).get_state()
+        except Exception as exc:  # a stopped plugin is a lesson, not a crash
+            errors.append(f"plugin-{index}: {exc}")
+    model.panel_errors["keyring"] = "; ".join(errors)
+    return {"keyring"}

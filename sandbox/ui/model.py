@@ -1,0 +1,296 @@
+"""What the panels show, folded from the event stream: the UI's view state and nothing else.
+
+The dashboard never asks a widget what happened; it folds batches of events into this model
+and tells the panels that changed to redraw from it. Keeping the view state outside the widgets
+is what lets the layout switch between tabs (80x24) and a grid (200x60) by recomposing without
+losing the call table or the probe timeline. No Textual here, so it is tested as plain Python.
+
+Nothing in this module decides a KMS outcome: staleness, key ids and health are read from the
+events and from the inspector's reports, never recomputed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sandbox.core import events as ev
+from sandbox.kms.model import PluginStateView
+
+if TYPE_CHECKING:
+    from sandbox.scenarios.model import Scenario
+
+CALLS_KEPT = 400
+PROBES_KEPT = 200
+LOG_KEPT = 300
+SPARK_BUCKETS = 60
+"""The sparkline shows calls per second of run time over the last minute."""
+
+PANELS = ("scenarios", "narrative", "status", "envelope", "calls", "keyring", "health")
+
+
+@dataclass
+class WriteKey:
+    """One apiserver's current write DEK/seed for one provider, as the events describe it."""
+
+    source: str
+    provider: str
+    key_id: str
+    dek_source_type: str = ""
+    expires_at: float = 0.0
+    ok: bool = True
+    error: str = ""
+
+
+@dataclass
+class StoredObject:
+    """One etcd value as the inspector described it (or as the write event announced it)."""
+
+    key: str
+    key_id: str = ""
+    provider: str = ""
+    prefix: str = ""
+    dek_source_type: str = ""
+    size: int = 0
+
+
+@dataclass
+class Expectation:
+    step: int
+    description: str
+    ok: bool
+    expected: str = ""
+    observed: str = ""
+
+
+@dataclass
+class ScenarioProgress:
+    """The scripted run on screen: which step, its narrative, and how the checks went."""
+
+    name: str = ""
+    title: str = ""
+    steps: int = 0
+    step_index: int = -1
+    step_name: str = ""
+    narrative: str = ""
+    finished_steps: dict[int, bool] = field(default_factory=dict)
+    expectations: list[Expectation] = field(default_factory=list)
+    operations: list[ev.OperationFinished] = field(default_factory=list)
+    done: bool | None = None
+    """None while running (or idle); True/False once ScenarioFinished arrived."""
+    failures: tuple[str, ...] = ()
+
+
+_HASH = re.compile(r"sha256:([0-9a-f]{10})[0-9a-f]{54}")
+
+
+def shorten_hashes(text: str) -> str:
+    """sha256 label values are 71 characters; ten hex digits identify them on screen."""
+    return _HASH.sub(r"sha256:\1…", text)
+
+
+def envelope_metric_lines(exposition: str) -> list[str]:
+    """The apiserver_envelope_* samples of a Prometheus text exposition (comments dropped)."""
+    return [
+        shorten_hashes(line)
+        for line in exposition.splitlines()
+        if line.startswith("apiserver_envelope_") and "_bucket{" not in line
+    ]
+
+
+class DashboardModel:
+    """View state for every panel; `apply` folds events in and says which panels changed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.backend_name = ""
+        self.backend_state = "starting"
+        """"starting", "running", "stopped" or "failed"."""
+        self.backend_error = ""
+        self.clock_speed = 1.0
+        """Virtual seconds per real second the UI advances the simulator clock by (0 = paused)."""
+        self.activity = ""
+        """What the last free-play action is doing or did, for the top bar."""
+        self.calls: deque[ev.PluginCall] = deque(maxlen=CALLS_KEPT)
+        self.call_counts: Counter[tuple[str, str]] = Counter()
+        self.calls_per_second: Counter[int] = Counter()
+        self.probes: deque[ev.StatusProbed] = deque(maxlen=PROBES_KEPT)
+        self.write_keys: dict[tuple[str, str], WriteKey] = {}
+        self.health_checks: dict[str, ev.HealthChanged] = {}
+        self.health_results: dict[str, tuple[int, str]] = {}
+        self.metric_lines: list[str] = []
+        self.plugin_states: dict[int, PluginStateView] = {}
+        """Per plugin index, refreshed from the control API after PluginStateChanged events."""
+        self.plugin_error = ""
+        self.objects: dict[str, StoredObject] = {}
+        self.written_keys: set[str] = set()
+        """Keys written since the object list last re-read them from etcd."""
+        self.deleted_keys: set[str] = set()
+        self.selected_key = ""
+        self.selected_raw: bytes | None = None
+        self.selected_report: Any = None
+        self.selected_error = ""
+        self.scenario = ScenarioProgress()
+        self.catalogue: list[Scenario] = []
+        self.catalogue_error = ""
+        self.running_scenario = ""
+        """Name of the scenario being run (or stepped) now; "" in free play."""
+        self.next_step = 0
+        """Index of the step `step` runs next in the stepped scenario."""
+        self.log: deque[str] = deque(maxlen=LOG_KEPT)
+        self.panel_errors: dict[str, str] = {}
+
+    def reset_backend_view(self) -> None:
+        """Forgets what the previous backend showed (its calls, probes, objects, keys)."""
+        fresh = DashboardModel()
+        keep = ("backend_name", "catalogue", "catalogue_error", "clock_speed")
+        for name, value in vars(fresh).items():
+            if name not in keep:
+                setattr(self, name, value)
+
+    # --- derived views -----------------------------------------------------------------------
+    def current_key_id(self) -> str:
+        """The key_id new writes go under: the latest good write key, else the latest good probe."""
+        good = [w for w in self.write_keys.values() if w.ok and w.key_id]
+        if good:
+            return max(good, key=lambda w: w.expires_at).key_id
+        for probe in reversed(self.probes):
+            if probe.ok and probe.key_id:
+                return probe.key_id
+        return ""
+
+    def is_stale(self, obj: StoredObject) -> bool:
+        current = self.current_key_id()
+        return bool(obj.key_id and current and obj.key_id != current)
+
+    def stale_count(self) -> int:
+        return sum(1 for obj in self.objects.values() if self.is_stale(obj))
+
+    def spark_series(self, buckets: int = SPARK_BUCKETS) -> list[float]:
+        end = int(self.now)
+        return [float(self.calls_per_second.get(t, 0)) for t in range(end - buckets + 1, end + 1)]
+
+    def method_totals(self) -> Counter[str]:
+        totals: Counter[str] = Counter()
+        for (_, method), count in self.call_counts.items():
+            totals[method] += count
+        return totals
+
+    # --- folding -----------------------------------------------------------------------------
+    def apply(self, events: Iterable[ev.Event]) -> set[str]:
+        """Folds a batch of events in; returns the names of the panels that must redraw."""
+        dirty: set[str] = set()
+        for event in events:
+            self.now = max(self.now, event.time)
+            dirty |= self._apply_one(event)
+        return dirty
+
+    def _apply_one(self, event: ev.Event) -> set[str]:
+        if isinstance(event, ev.PluginCall):
+            self.calls.append(event)
+            self.call_counts[(event.source or "plugin", event.method)] += 1
+            self.calls_per_second[int(event.time)] += 1
+            return {"calls"}
+        if isinstance(event, ev.StatusProbed):
+            self.probes.append(event)
+            return {"status", "envelope"}
+        if isinstance(event, ev.WriteStateRotated):
+            key = (event.source, event.provider)
+            if event.ok:
+                self.write_keys[key] = WriteKey(
+                    event.source, event.provider, event.key_id, event.dek_source_type, event.expires_at
+                )
+            elif key in self.write_keys:
+                # A failed rotation keeps the old write key serving until it expires.
+                self.write_keys[key].error = event.error
+            else:
+                self.write_keys[key] = WriteKey(event.source, event.provider, "", ok=False, error=event.error)
+            self._log(
+                event,
+                f"write key {'rotated' if event.ok else 'rotation failed'} {event.key_id} {event.error}",
+            )
+            return {"status", "envelope"}
+        if isinstance(event, ev.WriteStateExtended):
+            key = (event.source, event.provider)
+            current = self.write_keys.get(key)
+            if current is None:
+                self.write_keys[key] = WriteKey(
+                    event.source, event.provider, event.key_id, expires_at=event.expires_at
+                )
+            else:
+                current.expires_at, current.key_id, current.error = event.expires_at, event.key_id, ""
+            return {"status"}
+        if isinstance(event, ev.HealthChanged):
+            self.health_checks[event.check] = event
+            self._log(event, f"{event.check} {'ok' if event.ok else 'FAILING'} {event.text}")
+            return {"status", "health"}
+        if isinstance(event, ev.StorageWritten):
+            if event.ok:
+                self.written_keys.add(event.key)
+                self.deleted_keys.discard(event.key)
+                self.objects[event.key] = StoredObject(
+                    event.key, event.key_id, event.provider, event.prefix, event.dek_source_type, event.size
+                )
+            return {"envelope"}
+        if isinstance(event, ev.StorageDeleted):
+            self.objects.pop(event.key, None)
+            self.deleted_keys.add(event.key)
+            return {"envelope"}
+        if isinstance(event, ev.PluginStateChanged):
+            self._log(event, f"plugin {event.change} {event.detail}")
+            return {"keyring"}
+        if isinstance(event, ev.ApiserverLifecycle | ev.ClockAdvanced | ev.LogLine | ev.DekCacheChanged):
+            return self._apply_misc(event)
+        return self._apply_scenario(event)
+
+    def _apply_misc(self, event: ev.Event) -> set[str]:
+        if isinstance(event, ev.ApiserverLifecycle):
+            self._log(event, f"{event.action} {event.detail}")
+            if event.action in ("started", "restarted"):
+                # A restart loses the write state; the next probe makes a new one.
+                self.write_keys = {k: w for k, w in self.write_keys.items() if k[0] != event.source}
+            return {"status", "health"}
+        if isinstance(event, ev.ClockAdvanced):
+            if event.reason:
+                self._log(event, f"clock +{event.seconds:g}s {event.reason}")
+            return {"status"}
+        if isinstance(event, ev.LogLine) and event.level in ("warning", "error"):
+            self._log(event, event.text)
+            return {"narrative"}
+        return set()
+
+    def _apply_scenario(self, event: ev.Event) -> set[str]:
+        progress = self.scenario
+        if isinstance(event, ev.ScenarioStarted):
+            self.scenario = ScenarioProgress(name=event.scenario, title=event.title, steps=event.steps)
+        elif isinstance(event, ev.StepStarted):
+            progress.step_index, progress.step_name, progress.narrative = (
+                event.index,
+                event.name,
+                event.narrative,
+            )
+        elif isinstance(event, ev.ExpectationChecked):
+            progress.expectations.append(
+                Expectation(event.step, event.description, event.ok, event.expected, event.observed)
+            )
+        elif isinstance(event, ev.OperationFinished):
+            progress.operations.append(event)
+        elif isinstance(event, ev.StepFinished):
+            progress.finished_steps[event.index] = event.ok
+        elif isinstance(event, ev.ScenarioFinished):
+            progress.done, progress.failures = event.ok, event.failures
+        else:
+            return set()
+        return {"narrative", "scenarios"}
+
+    def _log(self, event: ev.Event, text: str) -> None:
+        self.log.append(f"{clock_text(event.time)} {event.source or '-'}: {text.strip()}")
+
+
+def clock_text(timestamp: float) -> str:
+    """HH:MM:SS of run time in UTC, so screenshots do not depend on the machine's zone."""
+    seconds = int(timestamp) % 86_400
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,66 @@
+"""The frame every dashboard panel shares: a titled border, a redraw hook and an error line.
+
+Panels draw only from the `DashboardModel`; `refresh_view` is called on mount and whenever the
+events of a flush touched the panel, so a panel recomposed into another layout redraws itself
+complete from the model.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from sandbox.ui.model import DashboardModel
+
+
+class Panel(Vertical):
+    """Base of the dashboard panels; subclasses compose their body and implement `refresh_view`."""
+
+    DEFAULT_CSS = """
+    Panel {
+        border: round $primary 60%;
+        border-title-color: $text-primary;
+        border-title-style: bold;
+        height: 1fr;
+        padding: 0 1;
+    }
+    Panel:focus-within { border: round $accent; }
+    Panel > .panel-error {
+        display: none;
+        color: $text-error;
+        height: auto;
+    }
+    Panel.-error > .panel-error { display: block; }
+    """
+
+    PANEL: ClassVar[str] = ""
+    """The model's name for this panel (see sandbox.ui.model.PANELS)."""
+    TITLE: ClassVar[str] = ""
+
+    def __init__(self, model: DashboardModel, *, id: str | None = None) -> None:
+        super().__init__(id=id or f"panel-{self.PANEL}")
+        self.model = model
+        self.border_title = self.TITLE
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_body()
+        yield Static("", classes="panel-error")
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Redraws from the model, then shows or hides the panel's last error."""
+        self.refresh_view()
+        error = self.model.panel_errors.get(self.PANEL, "")
+        self.set_class(bool(error), "-error")
+        self.query_one(".panel-error", Static).update(f"⚠ {error}" if error else "")
+
+    def refresh_view(self) -> None:
+        """Subclasses draw the model's state for this panel."""

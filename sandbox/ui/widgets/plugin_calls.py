@@ -1,0 +1,94 @@
+"""Every KMS call the plugin answered: a live table, counts per method and calls per second.
+
+The counts are split by plugin (source) so the restart lesson's comparison reads straight off
+the panel: a KMS v1 plugin answers one Decrypt per object, a v2 plugin one per DEK seed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Sparkline, Static
+
+from sandbox.core.events import PluginCall
+from sandbox.ui.model import clock_text
+from sandbox.ui.widgets.panel import Panel
+
+ROWS_KEPT = 200
+
+
+def code_text(code: str) -> Text:
+    return Text(code, style="green" if code == "OK" else "bold red")
+
+
+class PluginCallsPanel(Panel):
+    PANEL = "calls"
+    TITLE = "Plugin calls"
+
+    DEFAULT_CSS = """
+    PluginCallsPanel > #call-counts { height: auto; max-height: 4; }
+    PluginCallsPanel > Sparkline { height: 2; margin: 0 0 1 0; }
+    PluginCallsPanel > DataTable { height: 1fr; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        self._shown: list[PluginCall] = []
+        yield Static("no calls yet", id="call-counts")
+        yield Sparkline([0.0], summary_function=max, id="call-spark")
+        table: DataTable[str | Text] = DataTable(id="call-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("time", "plugin", "method", "uid", "key_id", "ms", "code")
+        yield table
+
+    def refresh_view(self) -> None:
+        self.query_one("#call-counts", Static).update(self._counts_text())
+        self.query_one("#call-spark", Sparkline).data = self.model.spark_series()
+        self._append_new_rows()
+
+    def _counts_text(self) -> Text:
+        counts = self.model.call_counts
+        if not counts:
+            return Text("no calls yet", style="dim")
+        out = Text()
+        by_source: dict[str, list[str]] = {}
+        for (source, method), n in sorted(counts.items()):
+            by_source.setdefault(source, []).append(f"{method} {n}")
+        for i, (source, parts) in enumerate(by_source.items()):
+            if i:
+                out.append("\n")
+            out.append(f"{source}: ", style="bold")
+            out.append("  ".join(parts))
+        return out
+
+    def _append_new_rows(self) -> None:
+        calls = list(self.model.calls)
+        # The model's deque drops the oldest calls; find where our last shown call sits in it.
+        start = 0
+        if self._shown:
+            last = self._shown[-1]
+            for i in range(len(calls) - 1, -1, -1):
+                if calls[i] is last:
+                    start = i + 1
+                    break
+        new = calls[start:][-ROWS_KEPT:]
+        if not new:
+            return
+        table = self.query_one("#call-table", DataTable)
+        at_end = table.cursor_row >= table.row_count - 1
+        for call in new:
+            table.add_row(
+                clock_text(call.time),
+                call.source or "plugin",
+                call.method,
+                call.uid[:8],
+                call.key_id,
+                f"{call.latency_ms:.1f}",
+                code_text(call.code),
+            )
+        self._shown.extend(new)
+        overflow = table.row_count - ROWS_KEPT
+        if overflow > 0:
+            for row_key in list(table.rows)[:overflow]:
+                table.remove_row(row_key)
+            self._shown = self._shown[-ROWS_KEPT:]
+        if at_end:
+            table.move_cursor(row=table.row_count - 1, animate=False)

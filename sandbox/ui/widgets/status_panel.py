@@ -1,0 +1,101 @@
+"""The apiserver's side of KMS health: its Status probes, its verdict and its write key.
+
+During an outage the interesting number is how long the current write DEK/seed still serves
+writes (3 minutes after the last good Status); it counts down here against the run's clock.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from sandbox.core.events import StatusProbed
+from sandbox.ui.model import clock_text
+from sandbox.ui.widgets.panel import Panel
+
+PROBE_ROWS = 100
+
+
+def ok_text(ok: bool, yes: str = "ok", no: str = "FAIL") -> Text:
+    return Text(yes, style="green") if ok else Text(no, style="bold red")
+
+
+class StatusPanel(Panel):
+    PANEL = "status"
+    TITLE = "Status probes & write key"
+
+    DEFAULT_CSS = """
+    StatusPanel > #status-summary { height: auto; }
+    StatusPanel > DataTable { height: 1fr; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        self._shown_probes: list[StatusProbed] = []
+        yield Static("", id="status-summary")
+        table: DataTable[str | Text] = DataTable(id="probe-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns("time", "apiserver", "healthz", "version", "key_id", "result")
+        yield table
+
+    def refresh_view(self) -> None:
+        self.query_one("#status-summary", Static).update(self._summary())
+        self._append_probes()
+
+    def _summary(self) -> Text:
+        model = self.model
+        out = Text()
+        out.append("backend ", style="dim")
+        out.append(f"{model.backend_name or '?'} ", style="bold")
+        state_style = {"running": "green", "failed": "bold red"}.get(model.backend_state, "yellow")
+        out.append(model.backend_state, style=state_style)
+        out.append(f"   clock {clock_text(model.now)}\n", style="dim")
+        for check, change in sorted(model.health_checks.items()):
+            out.append(f"{check} ")
+            out.append_text(ok_text(change.ok, "ok", "failing"))
+            if change.text and not change.ok:
+                out.append(f"  {change.text[:120]}", style="red")
+            out.append("\n")
+        if not model.write_keys:
+            out.append("write key: none yet (writes fail with 'unexpected nil transformer')", style="yellow")
+        for (source, provider), key in sorted(model.write_keys.items()):
+            out.append(f"{source or 'apiserver'} {provider}: ", style="bold")
+            out.append(f"key_id {key.key_id or '-'} ")
+            if key.dek_source_type:
+                out.append(f"{key.dek_source_type} ", style="dim")
+            remaining = key.expires_at - model.now
+            if key.expires_at and remaining <= 0:
+                out.append("EXPIRED: writes fail", style="bold red")
+            elif key.expires_at:
+                style = "green" if remaining > 120 else "bold yellow"
+                out.append(f"expires in {int(remaining) // 60}:{int(remaining) % 60:02d}", style=style)
+            if key.error:
+                out.append(f"\n  last rotation failed: {key.error[:120]}", style="red")
+            out.append("\n")
+        out.rstrip()
+        return out
+
+    def _append_probes(self) -> None:
+        probes = list(self.model.probes)
+        start = 0
+        if self._shown_probes:
+            last = self._shown_probes[-1]
+            start = next((i + 1 for i in range(len(probes) - 1, -1, -1) if probes[i] is last), 0)
+        new = probes[start:][-PROBE_ROWS:]
+        if not new:
+            return
+        table = self.query_one("#probe-table", DataTable)
+        for probe in new:
+            result = ok_text(probe.ok, "cached" if probe.cached else "ok", probe.error[:60] or "FAIL")
+            table.add_row(
+                clock_text(probe.time),
+                probe.source or "apiserver",
+                probe.healthz or "-",
+                probe.version or "-",
+                probe.key_id or "-",
+                result,
+            )
+        self._shown_probes = (self._shown_probes + new)[-PROBE_ROWS:]
+        overflow = table.row_count - PROBE_ROWS
+        for row_key in list(table.rows)[: max(overflow, 0)]:
+            table.remove_row(row_key)
+        table.move_cursor(row=table.row_count - 1, animate=False)
