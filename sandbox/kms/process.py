@@ -131,13 +131,24 @@ class PluginProcess:
                     f"plugin {self.name} exited with code {self._proc.returncode} while starting: "
                     f"{self.log_tail()}"
                 )
-            if _answers(self._kms) and _answers(self._control):
+            if _answers(self._kms) and _answers(self._control) and await self._control_reports_our_pid():
                 return
             await asyncio.sleep(0.02)
         await self.kill()
         raise PluginProcessError(
             f"plugin {self.name} did not open its sockets within {timeout}s: {self.log_tail()}"
         )
+
+    async def _control_reports_our_pid(self) -> bool:
+        """True once *our* process answers: a socket answering could be another plugin's."""
+        from sandbox.kms.client import KmsRpcError
+        from sandbox.kms.control_client import PluginControlClient
+
+        try:
+            async with PluginControlClient(self.control_endpoint, timeout=1.0) as control:
+                return (await control.get_state()).pid == self.pid
+        except KmsRpcError:
+            return False
 
     async def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after 3 s. Returns the exit code (None if it never ran)."""

@@ -155,13 +155,13 @@ async def test_bad_faults_are_refused(
 
 async def test_remote_latency_model_and_counters(control: PluginControlClient, kms: KmsV2Client) -> None:
     state = await control.set_remote_latency(100, 50)
-    assert state.remote_latency_ms == (100, 50)
+    assert state.remote_latency_ms == (100.0, 50.0)
     started = time.monotonic()
     enc = await kms.encrypt(b"r" * 32, uid())
     assert time.monotonic() - started >= 0.09
     started = time.monotonic()
     await kms.decrypt(enc.ciphertext, uid(), enc.key_id, enc.annotations)
-    assert 0.045 <= time.monotonic() - started
+    assert time.monotonic() - started >= 0.045
     state = await control.get_state()
     assert state.counters == {("Encrypt", "OK"): 1, ("Decrypt", "OK"): 1}
     assert (await control.reset_counters()).counters == {}

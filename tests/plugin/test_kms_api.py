@@ -33,17 +33,16 @@ def uid() -> str:
 async def test_round_trip_per_flavour(
     start_plugin: StartPlugin, api: str, client_api: str, version: str
 ) -> None:
-    async with start_plugin(api) as plugin:
-        async with KmsV2Client(plugin.kms.url, api=client_api) as client:
-            status = await client.status()
-            assert (status.version, status.healthz) == (version, "ok")
-            assert status.key_id == plugin.service.keyring.current_id
-            dek = os.urandom(32)
-            result = await client.encrypt(dek, uid())
-            assert result.key_id == status.key_id
-            assert result.annotations == {"version.kms-sandbox.dev": b"1"}
-            assert dek not in result.ciphertext and len(result.ciphertext) < 1024
-            assert await client.decrypt(result.ciphertext, uid(), result.key_id, result.annotations) == dek
+    async with start_plugin(api) as plugin, KmsV2Client(plugin.kms.url, api=client_api) as client:
+        status = await client.status()
+        assert (status.version, status.healthz) == (version, "ok")
+        assert status.key_id == plugin.service.keyring.current_id
+        dek = os.urandom(32)
+        result = await client.encrypt(dek, uid())
+        assert result.key_id == status.key_id
+        assert result.annotations == {"version.kms-sandbox.dev": b"1"}
+        assert dek not in result.ciphertext and len(result.ciphertext) < 1024
+        assert await client.decrypt(result.ciphertext, uid(), result.key_id, result.annotations) == dek
 
 
 async def test_wrong_package_is_unimplemented(start_plugin: StartPlugin) -> None:
@@ -57,26 +56,25 @@ async def test_wrong_package_is_unimplemented(start_plugin: StartPlugin) -> None
 @pytest.mark.parametrize(("api", "package"), [("v2", "v2"), ("v2beta1", "v2"), ("v2alpha1", "v2alpha1")])
 async def test_raw_method_paths(start_plugin: StartPlugin, api: str, package: str) -> None:
     """What the apiserver sends on the wire: /<package>.KeyManagementService/<Method>."""
-    async with start_plugin(api) as plugin:
-        async with grpc.aio.insecure_channel(plugin.kms.grpc_target) as channel:
-            encrypt = channel.unary_unary(
-                f"/{package}.KeyManagementService/Encrypt",
-                request_serializer=v2_pb.EncryptRequest.SerializeToString,
-                response_deserializer=v2_pb.EncryptResponse.FromString,
-            )
-            decrypt = channel.unary_unary(
-                f"/{package}.KeyManagementService/Decrypt",
-                request_serializer=v2_pb.DecryptRequest.SerializeToString,
-                response_deserializer=v2_pb.DecryptResponse.FromString,
-            )
-            enc = await encrypt(v2_pb.EncryptRequest(plaintext=b"s" * 32, uid=uid()), timeout=3)
-            dec = await decrypt(
-                v2_pb.DecryptRequest(
-                    ciphertext=enc.ciphertext, uid=uid(), key_id=enc.key_id, annotations=dict(enc.annotations)
-                ),
-                timeout=3,
-            )
-            assert dec.plaintext == b"s" * 32
+    async with start_plugin(api) as plugin, grpc.aio.insecure_channel(plugin.kms.grpc_target) as channel:
+        encrypt = channel.unary_unary(
+            f"/{package}.KeyManagementService/Encrypt",
+            request_serializer=v2_pb.EncryptRequest.SerializeToString,
+            response_deserializer=v2_pb.EncryptResponse.FromString,
+        )
+        decrypt = channel.unary_unary(
+            f"/{package}.KeyManagementService/Decrypt",
+            request_serializer=v2_pb.DecryptRequest.SerializeToString,
+            response_deserializer=v2_pb.DecryptResponse.FromString,
+        )
+        enc = await encrypt(v2_pb.EncryptRequest(plaintext=b"s" * 32, uid=uid()), timeout=3)
+        dec = await decrypt(
+            v2_pb.DecryptRequest(
+                ciphertext=enc.ciphertext, uid=uid(), key_id=enc.key_id, annotations=dict(enc.annotations)
+            ),
+            timeout=3,
+        )
+        assert dec.plaintext == b"s" * 32
 
 
 async def test_v1_flavour(start_plugin: StartPlugin) -> None:
@@ -207,9 +205,9 @@ async def test_bad_requests(plugin: RunningPlugin, kms: KmsV2Client) -> None:
 
 
 def test_endpoint_errors_match_upstream() -> None:
-    with pytest.raises(EndpointError, match="^remote KMS provider can't use empty string as endpoint$"):
+    with pytest.raises(EndpointError, match=r"^remote KMS provider can't use empty string as endpoint$"):
         KmsV2Client("")
-    with pytest.raises(EndpointError, match='^unsupported scheme "http" for remote KMS provider$'):
+    with pytest.raises(EndpointError, match=r'^unsupported scheme "http" for remote KMS provider$'):
         KmsV2Client("http://localhost/kms")
     with pytest.raises(ValueError, match="unknown KMS v2 api 'v3'"):
         KmsV2Client("unix:///tmp/x.sock", api="v3")
