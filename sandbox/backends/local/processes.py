@@ -232,6 +232,8 @@ def apiserver_command(
         f"--etcd-servers={etcd_url}",
         "--bind-address=127.0.0.1",
         "--advertise-address=127.0.0.1",
+        # The lease reconciler refuses a loopback advertise address; one server needs no endpoints.
+        "--endpoint-reconciler-type=none",
         f"--secure-port={secure_port}",
         f"--cert-dir={cert_dir}",
         f"--tls-cert-file={pki.serving_cert}",
