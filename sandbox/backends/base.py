@@ -13,6 +13,7 @@ unexpected nil transformer" is an *outcome* a scenario expects, not a crash). Me
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
@@ -175,7 +176,7 @@ class Backend(abc.ABC):
     async def etcd_get(self, key: str) -> bytes | None: ...
 
     @abc.abstractmethod
-    async def etcd_keys(self, prefix: str) -> list[str]: ...
+    async def etcd_keys(self, prefix: str) -> builtins.list[str]: ...
 
     async def etcd_put(self, key: str, value: bytes) -> None:
         raise BackendError(f"the {self.name} backend cannot write raw values to etcd")

@@ -168,15 +168,17 @@ class KmsV2Transformer(Transformer):
             key = dek_cache_key(obj.dek_source_type, obj.encrypted_dek_source, obj.key_id, obj.annotations)
         reader = self.cache.get(key)
         hit = reader is not None
-        self._emit(
-            DekCacheChanged(
-                time=self.clock.now(),
-                source=self.source,
-                provider=self.provider,
-                action="hit" if hit else "miss",
-                size=len(self.cache),
+        if not hit:
+            # Hits are on every StorageRead (dek_cache_hit); misses are rare and worth their own event.
+            self._emit(
+                DekCacheChanged(
+                    time=self.clock.now(),
+                    source=self.source,
+                    provider=self.provider,
+                    action="miss",
+                    size=len(self.cache),
+                )
             )
-        )
         if reader is None:
             reader = await self._fetch(obj, key)
         if self.release.envelope_metrics:
@@ -234,3 +236,6 @@ class KmsV2Transformer(Transformer):
 
     async def close(self) -> None:
         self.probe.close()
+        close = getattr(self.service, "close", None)
+        if close is not None:
+            await close()

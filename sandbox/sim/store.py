@@ -10,7 +10,7 @@ watchers (their watch caches) are told about every change.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 DEFAULT_PREFIX = "/registry"
@@ -30,6 +30,8 @@ class KeyValue:
 
 Watcher = Callable[[str, KeyValue | None], None]
 """Called with (key, new value) after a put, or (key, None) after a delete."""
+AsyncWatcher = Callable[[KeyValue], Awaitable[None]]
+"""A watch cache: decodes each new value; awaited by `deliver()` right after the write."""
 
 
 def object_key(prefix: str, resource: str, namespace: str, name: str) -> str:
@@ -51,6 +53,7 @@ class MemoryStore:
         self._sorted_keys: list[str] = []
         self._revision = 1  # etcd starts at revision 1 with an empty keyspace
         self._watchers: list[Watcher] = []
+        self._async_watchers: list[AsyncWatcher] = []
 
     @property
     def revision(self) -> int:
@@ -100,6 +103,15 @@ class MemoryStore:
     def watch(self, watcher: Watcher) -> Callable[[], None]:
         self._watchers.append(watcher)
         return lambda: self._watchers.remove(watcher) if watcher in self._watchers else None
+
+    def watch_async(self, watcher: AsyncWatcher) -> Callable[[], None]:
+        self._async_watchers.append(watcher)
+        return lambda: self._async_watchers.remove(watcher) if watcher in self._async_watchers else None
+
+    async def deliver(self, kv: KeyValue) -> None:
+        """Hands a new value to every watch cache (each apiserver's), in order."""
+        for watcher in list(self._async_watchers):
+            await watcher(kv)
 
     def _notify(self, key: str, kv: KeyValue | None) -> None:
         for watcher in list(self._watchers):
