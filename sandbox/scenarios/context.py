@@ -22,11 +22,6 @@ from sandbox.scenarios.model import AllOr
 
 Counters = dict[tuple[str, str], int]
 KEY_REF = re.compile(r"\$\{(key|keyHash):([A-Za-z0-9_.-]+)(?::(\d+))?\}")
-ENDPOINT_REF = re.compile(r"\$\{endpoint:(\d+)\}")
-
-
-class ScenarioRuntimeError(Exception):
-    """An operation could not be carried out at all (not an API error a step may expect)."""
 
 
 @dataclass
@@ -126,12 +121,12 @@ class RunContext:
         return history[-2] if len(history) >= 2 else ""
 
     async def expand(self, text: str) -> str:
-        """Replaces ${key:current}, ${keyHash:previous:1} and ${endpoint:N} references."""
+        """Replaces ${key:current} and ${keyHash:previous:1} (plugin 1) references."""
         for match in list(KEY_REF.finditer(text)):
             kind, ref, plugin = match.group(1), match.group(2), int(match.group(3) or 0)
             key_id = await self.resolve_key(ref, plugin)
             text = text.replace(match.group(0), key_id_hash(key_id) if kind == "keyHash" else key_id)
-        return ENDPOINT_REF.sub(lambda m: kms_endpoint(self.backend, int(m.group(1))), text)
+        return text
 
     async def close(self) -> None:
         for client in self._clients.values():
@@ -166,10 +161,3 @@ class RunContext:
     def remember_secrets(self, data: Mapping[str, Any]) -> None:
         self.secret_values.update(str(v) for v in data.values() if str(v))
 
-
-def kms_endpoint(backend: Backend, index: int) -> str:
-    """The KMS socket of plugin `index` as an EncryptionConfiguration names it."""
-    method = getattr(backend, "plugin_kms_endpoint", None)
-    if method is None:
-        raise ScenarioRuntimeError(f"the {backend.name} backend does not say where plugin {index} listens")
-    return str(method(index))
