@@ -126,8 +126,10 @@ class SimBackend(Backend):
             raise BackendError("the sim backend is not started")
         return self._state_dir
 
-    def plugin_api(self) -> str:
-        api = self.options.plugin_api
+    def plugin_api(self, index: int = 0) -> str:
+        # "v2,v1" gives each plugin its own API (plugin i takes entry i mod n): mixed v1/v2 lessons.
+        apis = [a.strip() for a in self.options.plugin_api.split(",")]
+        api = apis[index % len(apis)]
         if api != "v2":
             return api
         if self.release.minor <= 26:
@@ -147,7 +149,7 @@ class SimBackend(Backend):
         try:
             for i in range(self.options.plugins):
                 process = PluginProcess(
-                    self.state_dir / f"plugin-{i}", api=self.plugin_api(), name=f"plugin-{i}"
+                    self.state_dir / f"plugin-{i}", api=self.plugin_api(i), name=f"plugin-{i}"
                 )
                 self.plugins.append(process)
                 await process.start()
