@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument("--control", help="control socket (default: <name>.control.sock next to --listen)")
     serve.add_argument("--log-format", choices=("text", "json"), default="text")
     serve.add_argument(
+        "--log-level", choices=("debug", "info", "warning"), default="info", help="info logs every KMS call"
+    )
+    serve.add_argument(
         "--metrics-port", type=_non_negative(int), help="serve Prometheus metrics on 127.0.0.1:N"
     )
     serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
@@ -132,11 +135,12 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
     from sandbox.kms.logs import configure_logging
     from sandbox.kms.server import ServeConfig, ServeError, serve
 
-    configure_logging(args.log_format)
+    configure_logging(args.log_format, level=getattr(logging, args.log_level.upper()))
     config = ServeConfig(
         listen=args.listen,
         state_dir=args.state_dir,

@@ -137,3 +137,19 @@ async def test_serve_bad_arguments(short_tmp: Path) -> None:
     (short_tmp / "keyring.json").write_text("{not json")
     code, _, err = await cli("serve", "--listen", f"unix://{short_tmp}/k.sock", "--state-dir", str(short_tmp))
     assert code == 2 and "cannot read keyring" in err and len(err.strip().splitlines()) == 1
+
+
+async def test_json_logs_carry_the_uid_and_no_secrets(short_tmp: Path) -> None:
+    dek = bytes(range(100, 132))
+    async with PluginProcess(short_tmp / "j", api="v2beta1", extra_args=("--log-format", "json")) as plugin:
+        async with KmsV2Client(plugin.kms_endpoint) as kms:
+            assert (await kms.status()).version == "v2beta1"
+            await kms.encrypt(dek, "uid-in-the-log")
+    lines = [json.loads(line) for line in plugin.log_path.read_text().splitlines()]
+    call = next(line for line in lines if line.get("method") == "Encrypt")
+    assert call["uid"] == "uid-in-the-log" and call["code"] == "OK" and call["msg"] == "kms call"
+    assert lines[-1]["msg"] == "stopped"
+    text = plugin.log_path.read_text()
+    keks = [k["key"] for k in json.loads((short_tmp / "j" / "keyring.json").read_text())["keks"]]
+    for secret in (dek.hex(), repr(dek), *keks):
+        assert secret not in text
