@@ -178,6 +178,17 @@ def _etcdctl_json(text: bytes) -> list[tuple[str | None, bytes]]:
     return out
 
 
+def _looks_like_etcdctl(text: bytes) -> bool:
+    """etcdctl output has `header` (and `kvs` when found); a stored CRD has `kind` instead."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return (
+        isinstance(doc, dict) and "kind" not in doc and ("kvs" in doc or isinstance(doc.get("header"), dict))
+    )
+
+
 def parse_input(data: bytes | str, fmt: str = "auto") -> list[tuple[str | None, bytes]]:
     """Turn pasted input into (etcd key or None, value) pairs. Only raises DecodeError."""
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else bytes(data)
@@ -201,7 +212,7 @@ def parse_input(data: bytes | str, fmt: str = "auto") -> list[tuple[str | None, 
     if raw.startswith((b"k8s:enc:", b"k8s\x00")):
         return [(None, raw)]
     stripped = raw.strip()
-    if stripped.startswith(b"{") and b'"kvs"' in stripped:
+    if stripped.startswith(b"{") and _looks_like_etcdctl(stripped):
         return _etcdctl_json(stripped)
     if compact and _HEX.match(compact) and len(compact) % 2 == 0:
         return [(None, bytes.fromhex(compact.decode()))]
