@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sandbox.kms.client import KmsV2Client  # noqa: E402
-from sandbox.kms.process import PluginProcess  # noqa: E402
+from sandbox.kms.client import KmsV2Client
+from sandbox.kms.process import PluginProcess
 
 TARGETS = {"rpc_per_s_at_16": 3000, "p50_ms_at_1": 0.5, "p99_ms_at_16": 5.0}
 
@@ -46,7 +46,9 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_clients(endpoint: str, clients: int, seconds: float, plugin_pid: int | None) -> dict[str, float]:
+async def run_clients(
+    endpoint: str, clients: int, seconds: float, plugin_pid: int | None
+) -> dict[str, float]:
     kms_clients = [KmsV2Client(endpoint, timeout=10) for _ in range(clients)]
     for client in kms_clients:
         await client.status()  # connect and warm up outside the measured window
@@ -98,14 +100,21 @@ async def main() -> int:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", default="1,16", help="comma-separated client counts")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
-    parser.add_argument("--log-level", choices=("info", "warning"), default="info", help="warning: no per-call lines")
+    parser.add_argument(
+        "--log-level", choices=("info", "warning"), default="info", help="warning: no per-call lines"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     with tempfile.TemporaryDirectory(prefix="kmsb-", dir="/tmp") as tmp:
-        plugin = PluginProcess(Path(tmp), extra_args=("--log-format", args.log_format, "--log-level", args.log_level))
+        plugin = PluginProcess(
+            Path(tmp), extra_args=("--log-format", args.log_format, "--log-level", args.log_level)
+        )
         await plugin.start()
         try:
-            results = {f"clients_{n}": await run_clients(plugin.kms_endpoint, n, args.seconds, plugin.pid) for n in counts}
+            results = {
+                f"clients_{n}": await run_clients(plugin.kms_endpoint, n, args.seconds, plugin.pid)
+                for n in counts
+            }
         finally:
             await plugin.stop()
     report = {

@@ -141,10 +141,10 @@ async def test_serve_bad_arguments(short_tmp: Path) -> None:
 
 async def test_json_logs_carry_the_uid_and_no_secrets(short_tmp: Path) -> None:
     dek = bytes(range(100, 132))
-    async with PluginProcess(short_tmp / "j", api="v2beta1", extra_args=("--log-format", "json")) as plugin:
-        async with KmsV2Client(plugin.kms_endpoint) as kms:
-            assert (await kms.status()).version == "v2beta1"
-            await kms.encrypt(dek, "uid-in-the-log")
+    plugin = PluginProcess(short_tmp / "j", api="v2beta1", extra_args=("--log-format", "json"))
+    async with plugin, KmsV2Client(plugin.kms_endpoint) as kms:
+        assert (await kms.status()).version == "v2beta1"
+        await kms.encrypt(dek, "uid-in-the-log")
     lines = [json.loads(line) for line in plugin.log_path.read_text().splitlines()]
     call = next(line for line in lines if line.get("method") == "Encrypt")
     assert call["uid"] == "uid-in-the-log" and call["code"] == "OK" and call["msg"] == "kms call"
