@@ -28,7 +28,7 @@ async def serve(spec: ClusterSpec) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await plugins.start()
-        daemon_pidfile(spec).write_text(f"{os.getpid()}\n")
+        daemon_pidfile(spec).write_text(f"{os.getpid()}\n")  # also written by start_daemon
         print(
             f"plugin daemon {os.getpid()}: {spec.control_planes} plugin(s) for cluster {spec.name}",
             flush=True,

@@ -122,6 +122,8 @@ def start_daemon(spec: ClusterSpec, timeout: float = 20.0) -> int:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
         )
+    # Recorded at once, not when the daemon is ready: a failure right after this must still stop it.
+    daemon_pidfile(spec).write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
