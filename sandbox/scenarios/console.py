@@ -58,7 +58,8 @@ class ConsolePrinter:
                 out.print(Text(f"      {event.error}", style="yellow"))
         elif isinstance(event, ExpectationChecked):
             if event.ok:
-                out.print(Text(f"  ✓ {event.description}", style="green"))
+                seen = f"  ({event.observed})" if event.observed and event.observed != event.expected else ""
+                out.print(Text(f"  ✓ {event.description}{seen}", style="green"))
             else:
                 out.print(Text(f"  ✗ {event.description}", style="bold red"))
                 out.print(Text(f"      expected: {event.expected}", style="red"))

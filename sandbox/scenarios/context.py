@@ -160,4 +160,3 @@ class RunContext:
 
     def remember_secrets(self, data: Mapping[str, Any]) -> None:
         self.secret_values.update(str(v) for v in data.values() if str(v))
-

@@ -67,8 +67,8 @@ async def _envelope(exp: m.EnvelopeExpect, ctx: RunContext) -> Check:
     if exp.provider is not None:
         wanted.append(("provider", lambda v: v.provider, exp.provider))
     if key_id is not None:
-        label = exp.key_id if exp.key_id == key_id else None
-        wanted.append((f"key_id ({label} = {key_id})" if label else "key_id", lambda v: v.key_id, key_id))
+        label = f"key_id ({exp.key_id})" if exp.key_id != key_id else "key_id"
+        wanted.append((label, lambda v: v.key_id, key_id))
     if exp.dek_source_type is not None:
         wanted.append(("DEK source type", lambda v: v.dek_source_type, exp.dek_source_type))
     if exp.stale is not None:

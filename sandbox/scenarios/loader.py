@@ -343,7 +343,7 @@ class _Document:
 
 def _check_references(doc: model.ScenarioDocument, src: _Document) -> None:
     """Cross-field rules a schema cannot say: ids, indices in range, outcome references."""
-    apiservers, plugins = doc.cluster.apiservers, doc.plugin.count
+    apiservers, plugins = doc.cluster.apiservers, len(doc.plugin.apis) or doc.plugin.count
     for s, step in enumerate(doc.steps):
         ids: list[str] = []
         for o, op in enumerate(step.operations):

@@ -255,6 +255,38 @@ class SetEncryptionConfigOp:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RewriteEnvelopeOp:
+    """Rewrites a stored KMS v2 envelope's annotations straight in etcd (needs raw etcd writes).
+
+    Shows what the apiserver does with annotations a plugin should never return: the stored
+    object fails validation when it is read, exactly as an Encrypt response with them would.
+    """
+
+    key: ClassVar[str] = "rewriteEnvelope"
+    kind: ObjectKindName = "secrets"
+    namespace: str = "default"
+    name: str
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations that replace the plugin's."""
+    pad_annotations_to: int = 0
+    """Adds a filler annotation so that keys plus values total this many bytes."""
+    id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PollHealthOp:
+    """Requests a health endpoint repeatedly, as a load balancer or kubelet would."""
+
+    key: ClassVar[str] = "pollHealth"
+    path: str = "/healthz"
+    apiserver: int = 0
+    times: int
+    every: Seconds
+    """Time between requests (the simulator advances it)."""
+    id: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class AdvanceOp:
     """Lets time pass (instantly on the simulator)."""
 
@@ -411,6 +443,8 @@ Operation = (
     | PluginStartOp
     | RestartApiserverOp
     | SetEncryptionConfigOp
+    | RewriteEnvelopeOp
+    | PollHealthOp
     | AdvanceOp
     | WaitOp
 )
@@ -460,8 +494,11 @@ class RemoteLatency:
 @dataclass(frozen=True, kw_only=True)
 class PluginSettings:
     api: Literal["v2", "v2beta1", "v2alpha1", "v1"] = "v2"
+    """KMS API the plugin serves; "v2" means whatever the Kubernetes release demands."""
+    apis: tuple[Literal["v2", "v2beta1", "v2alpha1", "v1"], ...] = ()
+    """One API per plugin instance, e.g. [v2, v1]; sets the count and overrides `api`."""
     count: int = 1
-    """Plugin instances (1 = shared by all apiservers)."""
+    """Plugin instances; apiserver i uses plugin i mod count through $PLUGIN_ENDPOINT."""
     remote_latency_ms: RemoteLatency = field(default_factory=RemoteLatency)
 
 
@@ -538,6 +575,10 @@ class Scenario:
     @property
     def plugin(self) -> PluginSettings:
         return self.document.plugin
+
+    @property
+    def plugin_count(self) -> int:
+        return len(self.plugin.apis) or self.plugin.count
 
     def with_parameters(self, overrides: Mapping[str, str]) -> Scenario:
         """The same scenario re-loaded with `--set` overrides; raises ScenarioError on bad ones."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
 from sandbox.backends.base import OpResult
+from sandbox.core import kmsv2_format
 from sandbox.scenarios import model as m
 from sandbox.scenarios.context import OpRecord, RunContext
 
@@ -237,6 +239,37 @@ async def _set_config(op: m.SetEncryptionConfigOp, ctx: RunContext) -> OpRecord:
     return OpRecord(op.key, op.id, f"new EncryptionConfiguration ({how})")
 
 
+async def _rewrite_envelope(op: m.RewriteEnvelopeOp, ctx: RunContext) -> OpRecord:
+    key = etcd_key(ctx.backend.etcd_prefix(), op.kind, op.namespace, op.name)
+    ctx.touch(key)
+    value = await ctx.backend.etcd_get(key)
+    if value is None:
+        return OpRecord(op.key, op.id, f"rewrite {key}", error=f"{key} is not in etcd")
+    provider, obj = kmsv2_format.decode_value(value)
+    annotations = {k: v.encode() for k, v in op.annotations.items()}
+    used = sum(len(k) + len(v) for k, v in annotations.items())
+    if op.pad_annotations_to > used:
+        filler = "padding.kms-sandbox.dev"
+        annotations[filler] = b"x" * max(op.pad_annotations_to - used - len(filler), 0)
+    await ctx.backend.etcd_put(
+        key, kmsv2_format.encode_value(provider, replace(obj, annotations=annotations))
+    )
+    total = sum(len(k) + len(v) for k, v in annotations.items())
+    return OpRecord(
+        op.key, op.id, f"rewrite {key} in etcd: annotations {sorted(annotations)} ({total} bytes)"
+    )
+
+
+async def _poll_health(op: m.PollHealthOp, ctx: RunContext) -> OpRecord:
+    failing = 0
+    for n in range(op.times):
+        if n:
+            await ctx.backend.advance(op.every, f"next {op.path} request")
+        failing += not (await ctx.backend.health(op.path, apiserver=op.apiserver)).ok
+    span = _human(op.every * max(op.times - 1, 0))
+    return OpRecord(op.key, op.id, f"{op.times} requests to {op.path} over {span}: {failing} failing")
+
+
 async def _advance(op: m.AdvanceOp, ctx: RunContext) -> OpRecord:
     await ctx.backend.advance(op.by, op.reason or "scenario")
     return OpRecord(op.key, op.id, f"{_human(op.by)} pass" + (f" ({op.reason})" if op.reason else ""))
@@ -257,8 +290,8 @@ async def _wait(op: m.WaitOp, ctx: RunContext) -> OpRecord:
 
 
 def _human(seconds: float) -> str:
-    if seconds >= 120 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
+    if seconds >= 120:
+        return f"{seconds / 60:.3g} min"
     return f"{seconds:g} s"
 
 
@@ -280,6 +313,8 @@ _HANDLERS: dict[type[Any], Callable[[Any, RunContext], Awaitable[OpRecord]]] = {
     m.PluginStartOp: _start,
     m.RestartApiserverOp: _restart_apiserver,
     m.SetEncryptionConfigOp: _set_config,
+    m.RewriteEnvelopeOp: _rewrite_envelope,
+    m.PollHealthOp: _poll_health,
     m.AdvanceOp: _advance,
     m.WaitOp: _wait,
 }

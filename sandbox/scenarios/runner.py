@@ -76,8 +76,8 @@ def backend_options_for(
         kube_version=kube_version or cluster.kube_version,
         encryption_config=config_text(cluster.encryption_config) if cluster.encryption_config else "",
         apiservers=cluster.apiservers,
-        plugins=plugin.count,
-        plugin_api=plugin.api,
+        plugins=scenario.plugin_count,
+        plugin_api=",".join(plugin.apis) or plugin.api,
         feature_gates=dict(cluster.feature_gates),
     )
     return dataclasses.replace(options, **overrides) if overrides else options
