@@ -30,7 +30,7 @@ def render_metrics(service: PluginService) -> str:
         f"# TYPE {PREFIX}_call_duration_seconds histogram",
     ]
     for method, hist in sorted(service.histograms.items()):
-        for bound, count in zip(LATENCY_BUCKETS_S, hist.buckets, strict=True):
+        for bound, count in zip(LATENCY_BUCKETS_S, hist.cumulative(), strict=True):
             lines.append(f'{PREFIX}_call_duration_seconds_bucket{{method="{method}",le="{bound}"}} {count}')
         lines.append(f'{PREFIX}_call_duration_seconds_bucket{{method="{method}",le="+Inf"}} {hist.count}')
         lines.append(f'{PREFIX}_call_duration_seconds_sum{{method="{method}"}} {hist.total:.6f}')
