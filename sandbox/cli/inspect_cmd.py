@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--show-values", action="store_true", help="print decrypted data values (masked by default)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON document per value")
+    p.add_argument(
+        "--bytes", action="store_true", help="also print a byte map of a KMS v2 value (offsets, labels)"
+    )
     p.set_defaults(func=run)
 
 
@@ -163,4 +166,8 @@ def run(args: argparse.Namespace) -> int:
     from sandbox.cli.inspect_render import render_reports
 
     render_reports(reports, show_values=args.show_values)
+    if args.bytes:
+        from sandbox.cli.inspect_render import render_byte_maps
+
+        render_byte_maps([value for _, value in pairs])
     return 0

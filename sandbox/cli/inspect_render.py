@@ -85,3 +85,37 @@ def render_reports(reports: Sequence[InspectReport], *, show_values: bool) -> No
             table.add_row(Text(label, style="bold cyan"), Text(text))
         console.print(Text(f"{report.kind} value — {title}", style="bold"))
         console.print(table)
+
+
+def render_byte_maps(values: Sequence[bytes]) -> None:
+    """Offsets, lengths and labels of every byte range of each KMS v2 value."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sandbox.core.errors import DecodeError
+    from sandbox.core.value_map import value_map
+
+    console = Console(highlight=False)
+    for value in values:
+        candidates = [value, value[:-1]] if value.endswith(b"\n") else [value]
+        spans = None
+        for candidate in candidates:  # `etcdctl --print-value-only` appends a newline
+            try:
+                spans = value_map(candidate)
+                break
+            except DecodeError as exc:
+                error = exc
+        if spans is None:
+            console.print(f"byte map unavailable: {error}")
+            continue
+        table = Table(box=None, padding=(0, 2))
+        table.add_column("offset", justify="right")
+        table.add_column("length", justify="right")
+        table.add_column("bytes")
+        table.add_column("meaning")
+        for span in spans:
+            chunk = value[span.start : span.end]
+            shown = chunk[:8].hex() + ("…" if len(chunk) > 8 else "")
+            table.add_row(str(span.start), str(span.length), shown, span.label)
+        console.print()
+        console.print(table)

@@ -51,6 +51,10 @@ def load_encryption_config(
     return config
 
 
+parse_encryption_config = load_encryption_config
+"""Alias: YAML text -> validated model."""
+
+
 def provider_chain_for(config: EncryptionConfig, resource: str, group: str = "") -> list[ProviderConfig]:
     """Providers for `resource.group`: exact rule, then `*.<group>`, then `*.*`, else identity."""
     table: dict[tuple[str, str], list[ProviderConfig]] = {}
@@ -96,6 +100,7 @@ __all__ = [
     "kms_close_grace_period",
     "kms_timeout_sum",
     "load_encryption_config",
+    "parse_encryption_config",
     "provider_chain_for",
     "validation_errors",
 ]

@@ -189,3 +189,12 @@ async def test_plugin_unwraps_the_seed(plugin: object) -> None:
         and "failed to decrypt the DEK: rpc error: code = " in err
     )
     assert len(err.strip().splitlines()) == 1
+
+
+def test_byte_map(vector_file: tuple[Path, dict[str, str]]) -> None:
+    path, _ = vector_file
+    proc = run_cli(str(path), "--bytes")
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr
+    assert "nonce: counter 1,000,000,001" in out
+    assert "GCM tag (16 bytes)" in out
