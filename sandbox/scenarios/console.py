@@ -58,7 +58,8 @@ class ConsolePrinter:
                 out.print(Text(f"      {event.error}", style="yellow"))
         elif isinstance(event, ExpectationChecked):
             if event.ok:
-                seen = f"  ({event.observed})" if event.observed and event.observed != event.expected else ""
+                shown = event.observed and event.observed != event.expected and len(event.observed) < 100
+                seen = f"  ({event.observed})" if shown else ""
                 out.print(Text(f"  ✓ {event.description}{seen}", style="green"))
             else:
                 out.print(Text(f"  ✗ {event.description}", style="bold red"))
