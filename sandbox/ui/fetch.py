@@ -9,29 +9,39 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import cast
+from typing import TYPE_CHECKING
 
 from sandbox.backends.base import Backend
 from sandbox.ui.model import DashboardModel, StoredObject, envelope_metric_lines
 from sandbox.ui.session import Session
 
+if TYPE_CHECKING:
+    from sandbox.core.inspect import InspectReport
+
 HEALTH_PATHS = ("/healthz/kms-providers", "/readyz/kms-providers", "/livez")
 YIELD_EVERY = 100
 
 
-def describe(raw: bytes, key: str) -> object:
+def describe(raw: bytes, key: str) -> InspectReport:
+    """The inspector's report; raises sandbox.core.errors.DecodeError for bytes it cannot read."""
     from sandbox.core.inspect import inspect_value
 
     return inspect_value(raw, etcd_key=key)
 
 
-def stored_object(key: str, raw: bytes, report: object) -> StoredObject:
+def stored_object(key: str, raw: bytes) -> StoredObject:
+    from sandbox.core.errors import DecodeError
+
+    try:
+        report = describe(raw, key)
+    except DecodeError:
+        return StoredObject(key=key, key_id="?", prefix="undecodable", size=len(raw))
     return StoredObject(
         key=key,
-        key_id=str(getattr(report, "key_id", "") or ""),
-        provider=str(getattr(report, "provider", "") or ""),
-        prefix=str(getattr(report, "prefix", "") or ""),
-        dek_source_type=str(getattr(report, "dek_source_type", "") or ""),
+        key_id=report.key_id or "",
+        provider=report.provider,
+        prefix=report.prefix,
+        dek_source_type=report.dek_source_type or "",
         size=len(raw),
     )
 
@@ -41,8 +51,7 @@ async def fetch_objects(
 ) -> set[str]:
     """Re-reads `keys` (all secrets when None) from etcd and describes them with the inspector."""
     if keys is None:
-        # (cast: base.py's `list` method shadows the builtin in its own annotations)
-        wanted = cast("list[str]", await backend.etcd_keys(f"{backend.etcd_prefix()}/secrets/"))
+        wanted = await backend.etcd_keys(f"{backend.etcd_prefix()}/secrets/")
         for gone in set(model.objects) - set(wanted):
             del model.objects[gone]
     else:
@@ -52,7 +61,7 @@ async def fetch_objects(
         if raw is None:
             model.objects.pop(key, None)
         else:
-            model.objects[key] = stored_object(key, raw, describe(raw, key))
+            model.objects[key] = stored_object(key, raw)
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)
     if model.selected_key and (keys is None or model.selected_key in wanted):
@@ -66,7 +75,16 @@ async def fetch_selected(backend: Backend, model: DashboardModel, key: str) -> s
     if raw is None:
         model.selected_raw, model.selected_report, model.selected_error = None, None, "not in etcd (deleted?)"
     else:
-        model.selected_raw, model.selected_report, model.selected_error = raw, describe(raw, key), ""
+        from sandbox.core.errors import DecodeError
+
+        try:
+            model.selected_raw, model.selected_report, model.selected_error = raw, describe(raw, key), ""
+        except DecodeError as exc:
+            model.selected_raw, model.selected_report, model.selected_error = (
+                raw,
+                None,
+                f"cannot decode: {exc}",
+            )
     return {"envelope"}
 
 

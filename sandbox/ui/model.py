@@ -15,12 +15,13 @@ import re
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sandbox.core import events as ev
 from sandbox.kms.model import PluginStateView
 
 if TYPE_CHECKING:
+    from sandbox.core.inspect import InspectReport
     from sandbox.scenarios.model import Scenario
 
 CALLS_KEPT = 400
@@ -131,7 +132,7 @@ class DashboardModel:
         self.deleted_keys: set[str] = set()
         self.selected_key = ""
         self.selected_raw: bytes | None = None
-        self.selected_report: Any = None
+        self.selected_report: InspectReport | None = None
         self.selected_error = ""
         self.scenario = ScenarioProgress()
         self.catalogue: list[Scenario] = []

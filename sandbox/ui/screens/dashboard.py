@@ -97,7 +97,8 @@ class DashboardScreen(Screen[None]):
         for panel in self.query(Panel):
             if panel.PANEL in panels:
                 panel.redraw()
-        self.query_one(TopBar).redraw()
+        for bar in self.query(TopBar):  # absent for a moment while the layout recomposes
+            bar.redraw()
 
     def show_panel(self, name: str) -> None:
         """Brings a panel into view: the tab on a small terminal (the grid shows them all)."""

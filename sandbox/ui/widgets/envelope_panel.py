@@ -7,8 +7,8 @@ decoded fields plus a hex dump coloured by field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -17,9 +17,13 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from sandbox.ui.model import StoredObject
-from sandbox.ui.widgets.hex_view import HexView, Segment, legend
+from sandbox.ui.byte_map import value_segments
+from sandbox.ui.model import StoredObject, shorten_hashes
+from sandbox.ui.widgets.hex_view import HexView, legend
 from sandbox.ui.widgets.panel import Panel
+
+if TYPE_CHECKING:
+    from sandbox.core.inspect import InspectReport
 
 SHORT_TYPES = {"AES_GCM_KEY": "DEK", "HKDF_SHA256_XNONCE_AES_GCM_SEED": "SEED"}
 
@@ -28,47 +32,41 @@ def short_key(etcd_key: str, prefix: str = "/registry/") -> str:
     return etcd_key[len(prefix) :] if etcd_key.startswith(prefix) else etcd_key
 
 
-def report_segments(report: Any) -> list[Segment]:
-    """The inspector's layout as hex-view segments: (name, start, end) or (name, offset, length)."""
-    layout = getattr(report, "layout", None) or ()
-    if isinstance(layout, Mapping):
-        layout = [(name, *span) for name, span in layout.items()]
-    segments: list[Segment] = []
-    for part in layout:
-        if isinstance(part, tuple):
-            name, start, end = part[0], part[1], part[2]
-        else:
-            name = getattr(part, "name", "")
-            start = getattr(part, "start", getattr(part, "offset", 0))
-            end = getattr(part, "end", start + getattr(part, "length", getattr(part, "size", 0)))
-        segments.append(Segment(str(name), int(start), int(end)))
-    return segments
-
-
-def report_text(key: str, report: Any, current_key_id: str) -> Text:
+def report_text(key: str, report: InspectReport, current_key_id: str) -> Text:
     out = Text()
     out.append(f"{key}\n", style="bold")
-    rows: Iterable[tuple[str, Any]] = (
-        ("prefix", getattr(report, "prefix", "")),
-        ("provider", getattr(report, "provider", "")),
-        ("key_id", getattr(report, "key_id", "")),
-        ("DEK source", getattr(report, "dek_source_type", "")),
-    )
-    for label, value in rows:
-        if value in ("", None):
-            continue
-        out.append(f"{label:>11} ", style="dim")
-        out.append(str(value))
-        if label == "key_id" and current_key_id and value != current_key_id:
-            out.append(f"  STALE (current {current_key_id})", style="bold yellow")
+
+    def row(label: str, value: object, style: str = "") -> None:
+        out.append(f"{label:>12} ", style="dim")
+        out.append(str(value), style=style)
         out.append("\n")
-    annotations = getattr(report, "annotations", None) or {}
-    for name, value in dict(annotations).items():
-        shown = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-        out.append(f"{'annotation':>11} ", style="dim")
-        out.append(f"{name} = {shown[:60]}\n")
-    for problem in getattr(report, "problems", ()) or ():
-        out.append(f"{'problem':>11} {problem}\n", style="red")
+
+    row("stored as", f"{report.kind}: {report.description}")
+    if report.prefix:
+        row("prefix", report.prefix, "magenta")
+    if report.key_id is not None:
+        stale = current_key_id and report.key_id != current_key_id
+        out.append(f"{'key_id':>12} ", style="dim")
+        out.append(report.key_id, style="bold yellow")
+        out.append(f"  ({shorten_hashes(report.key_id_hash)})", style="dim")
+        if stale:
+            out.append(f"  STALE: current is {current_key_id}", style="bold reverse yellow")
+        out.append("\n")
+    if report.dek_source_type:
+        row("DEK source", f"{report.dek_source_type} ({len(report.encrypted_dek_source)} B wrapped)", "cyan")
+    for name, value in sorted(report.annotations.items()):
+        row("annotation", f"{name} = {value.decode('utf-8', 'replace')[:60]}", "green")
+    layout = report.layout
+    if layout is not None:
+        sizes = f"info {layout.info_size} · nonce {layout.nonce_size} · ciphertext {layout.ciphertext_size}"
+        row("payload", f"{sizes} · tag {layout.tag_size} = {layout.total} B")
+        if layout.counter is not None:
+            row("nonce count", f"{layout.counter:,}")
+    row("total", f"{report.size} B")
+    if report.validation_error:
+        row("invalid", report.validation_error, "bold red")
+    for note in report.notes:
+        row("note", note, "italic")
     out.rstrip()
     return out
 
@@ -158,7 +156,7 @@ class EnvelopePanel(Panel):
         if model.selected_report is None or model.selected_raw is None:
             return
         fields.update(report_text(model.selected_key, model.selected_report, current))
-        segments = report_segments(model.selected_report)
+        segments = value_segments(model.selected_raw, model.selected_report)
         self.query_one("#hex-legend", Static).update(legend(segments))
         self.query_one("#hex-view", HexView).show(model.selected_raw, segments)
 

@@ -7,19 +7,20 @@ the bytes in etcd rather than the widget's guess. Bytes per row follow the widge
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.geometry import Size
 from textual.widget import Widget
+
+from sandbox.ui.byte_map import Segment
 
 MAX_BYTES = 4096
 """Values bigger than this are cut: the structure is visible long before."""
 
 FIELD_STYLES = {
     "prefix": "bold magenta",
-    "tag": "bright_black",
     "protobuf": "bright_black",
+    "length": "bright_black",
     "key_id": "bold yellow",
     "encrypted_dek_source": "cyan",
     "annotations": "green",
@@ -29,26 +30,11 @@ FIELD_STYLES = {
     "ciphertext": "red",
     "gcm_tag": "bold bright_red",
 }
-"""Field name (as the inspector names the layout's parts) to colour; unknown names stay plain."""
-
-
-@dataclass(frozen=True)
-class Segment:
-    """Bytes [start, end) of the value belong to field `name`."""
-
-    name: str
-    start: int
-    end: int
+"""Segment name (see sandbox.ui.byte_map) to colour; unknown names stay plain."""
 
 
 def style_for(name: str) -> str:
-    key = name.lower()
-    if key in FIELD_STYLES:
-        return FIELD_STYLES[key]
-    for field, style in FIELD_STYLES.items():
-        if field in key:
-            return style
-    return ""
+    return FIELD_STYLES.get(name, "")
 
 
 def legend(segments: Sequence[Segment]) -> Text:

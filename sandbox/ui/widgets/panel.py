@@ -53,10 +53,13 @@ class Panel(Vertical):
         yield from ()
 
     def on_mount(self) -> None:
+        self._children_ready = True
         self.redraw()
 
     def redraw(self) -> None:
         """Redraws from the model, then shows or hides the panel's last error."""
+        if not getattr(self, "_children_ready", False):
+            return  # on_mount draws it complete once its children exist
         self.refresh_view()
         error = self.model.panel_errors.get(self.PANEL, "")
         self.set_class(bool(error), "-error")
