@@ -6,6 +6,7 @@ prefix is not authenticated: this tells you what the value *claims* to be.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -65,3 +66,28 @@ def describe_prefix(value: bytes) -> PrefixInfo:
         shown = b":".join(parts[:4]) + b":" if len(parts) > 4 else value[: len(ENCRYPTED_MARK)]
         return PrefixInfo("unknown", shown.decode("utf-8", "replace"), "")
     return PrefixInfo("identity", "", "")
+
+
+NO_MATCHING_PREFIX = "no matching prefix found"
+"""The error kube-apiserver configures for resources when no provider's prefix matches."""
+NO_MATCH_DEFAULT = "the provided value does not match any of the supported transformers"
+"""The storage library's default text for the same situation."""
+IDENTITY_REFUSES = "identity transformer tried to read encrypted data"
+
+
+def read_candidates(value: bytes, prefixes: Sequence[str]) -> list[int]:
+    """Indexes of the providers (by write prefix, "" = identity) a read tries, in config order.
+
+    Every provider whose prefix matches is a candidate, and a failure of one does not stop the
+    next (spec 4.7). Identity matches everything except values carrying `k8s:enc:`, which it
+    refuses. A read served by any index but 0 is stale; an empty list means `no matching prefix
+    found`.
+    """
+    out = []
+    for i, prefix in enumerate(prefixes):
+        if prefix == "":
+            if not value.startswith(ENCRYPTED_MARK):
+                out.append(i)
+        elif value.startswith(prefix.encode()):
+            out.append(i)
+    return out
