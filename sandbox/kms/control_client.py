@@ -31,8 +31,16 @@ class PluginControlClient:
         self.timeout = timeout
         self.source = source
         """The `source` stamped on events from this plugin ("plugin", "plugin-1", ...)."""
-        self._channel = grpc.aio.insecure_channel(self.endpoint.grpc_target)
-        self._stub: Any = cast(Any, pb_grpc).PluginControlStub(self._channel)
+        # Dialled on first use, so the client can be built outside a running event loop.
+        self._channel: grpc.aio.Channel | None = None
+        self._stub_cache: Any = None
+
+    @property
+    def _stub(self) -> Any:
+        if self._stub_cache is None:
+            self._channel = grpc.aio.insecure_channel(self.endpoint.grpc_target)
+            self._stub_cache = cast(Any, pb_grpc).PluginControlStub(self._channel)
+        return self._stub_cache
 
     async def _call(self, method: str, request: Any) -> Any:
         try:
@@ -109,7 +117,10 @@ class PluginControlClient:
             call.cancel()
 
     async def close(self) -> None:
-        await self._channel.close(None)
+        if self._channel is not None:
+            await self._channel.close(None)
+            self._channel = None
+            self._stub_cache = None
 
     async def __aenter__(self) -> PluginControlClient:
         return self
