@@ -7,7 +7,8 @@ simulated apiservers talk to it only over gRPC on its Unix socket. Time is virtu
 Defaults (see docs/simulator.md):
 
 * state in a temp dir under /tmp (short socket paths), removed on stop unless `keep`;
-* plugin `i` listens on `<state>/plugin-<i>/plugin-<i>.sock`, control API next to it;
+* plugin `i` listens on `<state>/plugins/plugin-<i>.sock`, control API next to it; all plugins
+  share one keyring (`<state>/plugins/keyring.json`, read at plugin start);
 * each apiserver reads `<state>/apiserver-<i>/encryption-config.yaml`; in a config text
   `$PLUGIN_ENDPOINT` names that apiserver's own plugin (apiserver i uses plugin i mod plugins)
   and `$PLUGIN_ENDPOINT_<n>` plugin n;
@@ -147,12 +148,17 @@ class SimBackend(Backend):
             self._state_dir = Path(tempfile.mkdtemp(prefix="kms-sim-", dir="/tmp"))
             self._owns_state_dir = True
         try:
+            # All plugins share one state dir, hence one keyring: like HA plugins in front of one
+            # remote KMS, any of them can unwrap what another wrapped. Every plugin is forked
+            # before this process opens a gRPC stream (grpcio's fork handlers can crash a child
+            # forked while a streaming call is active).
             for i in range(self.options.plugins):
                 process = PluginProcess(
-                    self.state_dir / f"plugin-{i}", api=self.plugin_api(i), name=f"plugin-{i}"
+                    self.state_dir / "plugins", api=self.plugin_api(i), name=f"plugin-{i}"
                 )
                 self.plugins.append(process)
                 await process.start()
+            for i, process in enumerate(self.plugins):
                 source = "plugin" if self.options.plugins == 1 else f"plugin-{i}"
                 self.controls.append(PluginControlClient(process.control_endpoint, source=source))
                 self._start_relay(i)
