@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import platform
 import sys
 from pathlib import Path
@@ -23,11 +22,6 @@ if TYPE_CHECKING:
     from sandbox.backends.kind.render import ClusterSpec
 
 DEFAULT_CLUSTER_NAME = "kms-sandbox"
-
-
-def default_state_dir(name: str) -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "kms-sandbox" / "kind" / name
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -82,7 +76,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def build_spec(args: argparse.Namespace, in_node: bool | None = None) -> ClusterSpec:
     """The cluster the arguments describe; bad values raise CliError (exit 2)."""
     from sandbox.backends.kind.images import ImageError, resolve_node_image
-    from sandbox.backends.kind.render import ClusterSpec, PluginPlacement, RenderError
+    from sandbox.backends.kind.render import ClusterSpec, PluginPlacement, RenderError, default_state_dir
 
     in_node = bool(args.plugin_in_node or in_node or platform.system() != "Linux")
     placement: PluginPlacement = "node" if in_node else "host"

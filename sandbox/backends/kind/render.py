@@ -62,6 +62,12 @@ class RenderError(ValueError):
     """The requested cluster cannot be rendered; the message says what to change."""
 
 
+def default_state_dir(name: str) -> Path:
+    """Per-cluster host state (sockets, keyring, configs): $XDG_STATE_HOME/kms-sandbox/kind/<name>."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "kms-sandbox" / "kind" / name
+
+
 def template_dir() -> Path:
     """`kind-config/` at the repository root (override with $KMS_SANDBOX_KIND_CONFIG)."""
     override = os.environ.get("KMS_SANDBOX_KIND_CONFIG")

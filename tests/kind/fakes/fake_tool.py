@@ -131,7 +131,14 @@ def kind(argv: list[str]) -> int:
     if argv[:2] == ["get", "kubeconfig"]:
         if name not in clusters:
             return fail(f'ERROR: could not locate any control plane nodes for cluster named "{name}"')
-        print(f"apiVersion: v1\nkind: Config\ncurrent-context: kind-{name}\nclusters: []\n")
+        # Valid enough for client libraries; nothing listens on port 9 (discard), so calls fail fast.
+        print(
+            f"apiVersion: v1\nkind: Config\ncurrent-context: kind-{name}\n"
+            f"clusters:\n- name: kind-{name}\n  cluster:\n    server: https://127.0.0.1:9\n"
+            "    insecure-skip-tls-verify: true\n"
+            f"users:\n- name: kind-{name}\n  user:\n    token: fake\n"
+            f"contexts:\n- name: kind-{name}\n  context:\n    cluster: kind-{name}\n    user: kind-{name}\n"
+        )
         return 0
     if argv[:2] == ["create", "cluster"]:
         if name in clusters:
