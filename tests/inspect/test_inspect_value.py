@@ -180,3 +180,16 @@ def test_json_crd_value_is_raw_in_auto_mode() -> None:
 def test_parse_errors(text: str, fmt: str) -> None:
     with pytest.raises(DecodeError):
         parse_input(text, fmt)
+
+
+def test_counter_notes() -> None:
+    def value_with(data: bytes) -> bytes:
+        return kmsv2_format.encode_value("p", kmsv2_format.EncryptedObject(data, "1", b"e"))
+
+    counter_written = aead.CounterNonceGCM(SEED).encrypt(b"x", b"k")
+    assert not any("nonce" in n for n in inspect_value(value_with(counter_written)).notes)
+    random_written = aead.random_nonce_gcm_encrypt(SEED, b"x", b"k")
+    random_written = random_written[:4] + b"\xff" * 8 + random_written[12:]
+    assert any("1.25/1.26" in n for n in inspect_value(value_with(random_written)).notes)
+    low = aead.CounterNonceGCM(SEED, counter=0).encrypt(b"x", b"k")
+    assert any("not above 1,000,000,000" in n for n in inspect_value(value_with(low)).notes)
