@@ -241,6 +241,8 @@ async def test_metrics_endpoint(start_plugin: StartPlugin) -> None:
     assert 'kms_sandbox_plugin_calls_total{method="Status",code="OK"} 1' in body
     assert 'kms_sandbox_plugin_calls_total{method="Encrypt",code="INVALID_ARGUMENT"} 1' in body
     assert 'kms_sandbox_plugin_call_duration_seconds_count{method="Status"} 1' in body
-    assert 'kms_sandbox_plugin_call_duration_seconds_bucket{method="Status",le="10.0"} 1' in body  # cumulative
+    assert (
+        'kms_sandbox_plugin_call_duration_seconds_bucket{method="Status",le="10.0"} 1' in body
+    )  # cumulative
     assert 'kms_sandbox_plugin_call_duration_seconds_bucket{method="Status",le="+Inf"} 1' in body
     assert f'kms_sandbox_plugin_current_key_info{{key_id="{plugin.service.keyring.current_id}"}} 1' in body
