@@ -248,6 +248,21 @@ def gcm_layout(data: bytes, *, mode: str, info_size: int = 0, counter_nonce: boo
     )
 
 
+PLAUSIBLE_WRITES = 2**40
+"""More writes than this under one DEK is not credible: such a 'counter' is a random nonce."""
+
+
+def _counter_notes(counter: int) -> list[str]:
+    """A 1.27+ counter is just above 1,000,000,000; 1.25/1.26 nonces are 12 random bytes."""
+    if counter <= aead.COUNTER_START:
+        return ["nonce counter is not above 1,000,000,000: not written by a 1.27+ counter-nonce server"]
+    if counter > aead.COUNTER_START + PLAUSIBLE_WRITES:
+        return [
+            "nonce bytes 4..11 look random: probably a 1.25/1.26 value (fresh DEK, random nonce per write)"
+        ]
+    return []
+
+
 def _describe_plaintext(plaintext: bytes) -> tuple[DecryptedObject | None, str | None]:
     try:
         obj = decode_object(plaintext)
@@ -309,10 +324,8 @@ def inspect_value(
             kmsv2_format.validate_encrypted_object(obj)
         except ValidationError as exc:
             validation_error = f"got invalid EncryptedObject: {exc}"
-        if layout.counter is not None and layout.counter <= aead.COUNTER_START:
-            notes.append(
-                "nonce counter is not above 1,000,000,000: written by a 1.25/1.26 random-nonce server"
-            )
+        if layout.counter is not None:
+            notes.extend(_counter_notes(layout.counter))
         if dek_or_seed is not None:
             aad = _need_aad(etcd_key)
             if seed_mode:
