@@ -13,61 +13,35 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from collections.abc import Awaitable
 
 from textual import on
 from textual.app import App
-from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from sandbox.backends.base import BackendOptions
 from sandbox.core import events as ev
-from sandbox.ui import actions, fetch
+from sandbox.ui import fetch
 from sandbox.ui.commands import SandboxCommands
 from sandbox.ui.event_pump import FLUSH_INTERVAL_S, EventPump
+from sandbox.ui.free_play import FreePlayApp
 from sandbox.ui.messages import ActionFailed, BackendChanged, EventsFlushed, PanelDataReady
 from sandbox.ui.model import DashboardModel
 from sandbox.ui.refresher import Refresher
 from sandbox.ui.scenario_control import ScenarioControl
 from sandbox.ui.screens.dashboard import DashboardScreen
-from sandbox.ui.screens.help import HelpScreen
 from sandbox.ui.session import BackendFactory, ControlFactory, Session, default_factory
 from sandbox.ui.widgets.envelope_panel import EnvelopePanel
 from sandbox.ui.widgets.scenario_browser import ScenarioBrowser
 
 READY_FILE_ENV = "KMS_SANDBOX_READY_FILE"
 """When set, the app appends the Unix time of its first painted frame to this file (bench/tui_startup.py)."""
-LATENCY_STEPS_MS = (0.0, 50.0, 500.0, 2500.0)
-SPEEDS = (0.0, 1.0, 10.0, 60.0)
 
 
-class SandboxApp(App[int]):
+class SandboxApp(FreePlayApp):
     TITLE = "kms-sandbox"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {SandboxCommands}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "start_scenario", "Start"),
-        Binding("n", "step", "Step"),
-        Binding("a", "run_all", "Run all"),
-        Binding("c", "create(1)", "Create"),
-        Binding("C", "create(100)", "Create 100", show=False),
-        Binding("g", "read_all", "Read all", show=False),
-        Binding("r", "rotate", "Rotate"),
-        Binding("o", "outage('unavailable')", "Outage"),
-        Binding("h", "outage('hang')", "Hang", show=False),
-        Binding("l", "cycle_latency", "Latency", show=False),
-        Binding("k", "restart_apiserver", "Restart apiserver", show=False),
-        Binding("m", "migrate", "Migrate", show=False),
-        Binding("j", "advance(60)", "+1 min"),
-        Binding("J", "advance(600)", "+10 min", show=False),
-        Binding("plus", "cycle_speed", "Clock speed", key_display="+", show=False),
-        Binding("f", "refresh", "Refresh", show=False),
-        *(Binding(str(i + 1), f"show_tab({i})", f"Tab {i + 1}", show=False) for i in range(7)),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
-    ]
 
     def __init__(
         self,
@@ -101,12 +75,6 @@ class SandboxApp(App[int]):
     # --- lifecycle ---------------------------------------------------------------------------
     def get_default_screen(self) -> Screen[None]:
         return DashboardScreen(self.model)
-
-    @property
-    def dashboard(self) -> DashboardScreen:
-        screen = self.screen_stack[0]
-        assert isinstance(screen, DashboardScreen)
-        return screen
 
     def on_mount(self) -> None:
         self.set_interval(FLUSH_INTERVAL_S, self.pump.flush)
@@ -154,7 +122,7 @@ class SandboxApp(App[int]):
 
     async def action_quit(self) -> None:
         self.model.activity = "stopping the backend…"
-        self.dashboard.redraw(set())
+        self.redraw(set())
         with contextlib.suppress(Exception):
             await self.session.stop()
         self.exit(0)
@@ -170,11 +138,11 @@ class SandboxApp(App[int]):
             self._refresh("keyring")
         if kinds & {ev.HealthChanged.kind, ev.StatusProbed.kind, ev.ApiserverLifecycle.kind}:
             self._refresh("health")
-        self.dashboard.redraw(dirty)
+        self.redraw(dirty)
 
     @on(PanelDataReady)
     def _panel_data_ready(self, message: PanelDataReady) -> None:
-        self.dashboard.redraw(message.panels)
+        self.redraw(message.panels)
 
     @on(BackendChanged)
     def _backend_changed(self, message: BackendChanged) -> None:
@@ -182,7 +150,7 @@ class SandboxApp(App[int]):
         if message.state == "failed":
             self.model.panel_errors["status"] = f"backend failed to start: {message.detail}"
             self.notify(message.detail, title="Backend failed to start", severity="error", timeout=15)
-        self.dashboard.redraw({"status"})
+        self.redraw({"status"})
 
     @on(ActionFailed)
     def _action_failed(self, message: ActionFailed) -> None:
@@ -190,7 +158,7 @@ class SandboxApp(App[int]):
         if message.panel:
             self.model.panel_errors[message.panel] = f"{message.action}: {message.error}"
         self.notify(message.error, title=f"{message.action} failed", severity="error", timeout=10)
-        self.dashboard.redraw({message.panel} if message.panel else set())
+        self.redraw({message.panel} if message.panel else set())
 
     @on(EnvelopePanel.ObjectSelected)
     def _object_selected(self, message: EnvelopePanel.ObjectSelected) -> None:
@@ -240,11 +208,11 @@ class SandboxApp(App[int]):
         if backend is None or not self.session.running:
             return
         speed = self.model.clock_speed
-        if backend.VIRTUAL_TIME and speed > 0 and not self._advancing:
+        if backend.VIRTUAL_TIME and speed > 0 and not self._advancing and not self.scenario_busy:
             self._advancing = True
             self.run_worker(self._advance_clock(speed), group="clock", exit_on_error=False)
         self.model.now = max(self.model.now, backend.now())
-        self.dashboard.redraw({"status"})
+        self.redraw({"status"})
 
     async def _advance_clock(self, seconds: float) -> None:
         try:
@@ -255,128 +223,6 @@ class SandboxApp(App[int]):
             self.post_message(ActionFailed("clock", str(exc), "status"))
         finally:
             self._advancing = False
-
-    # --- actions -----------------------------------------------------------------------------
-    def _guarded(
-        self, label: str, panel: str, work: Callable[[], Awaitable[object]], announce: bool = False
-    ) -> None:
-        """Runs `work` in a worker; a failure becomes a notification and a panel error, never a traceback."""
-        if not self.session.running:
-            self.notify("the backend is not running yet", severity="warning")
-            return
-
-        async def job() -> None:
-            self.model.activity = f"{label}…"
-            try:
-                outcome = await work()
-            except Exception as exc:
-                self.post_message(ActionFailed(label, str(exc) or type(exc).__name__, panel))
-                return
-            self.model.activity = str(outcome) if isinstance(outcome, str) else ""
-            if announce and isinstance(outcome, str):
-                self.notify(outcome, title=label)
-            self.model.panel_errors.pop(panel, None)
-            self.post_message(PanelDataReady(frozenset({panel})))
-
-        self.run_worker(job(), group="actions", exit_on_error=False)
-
-    def _backend_action(self, label: str, panel: str, work: Callable[[], Awaitable[object]]) -> None:
-        self._guarded(label, panel, work, announce=True)
-
-    def _scenario_action(self, label: str, work: Callable[[], Awaitable[object]]) -> None:
-        async def job() -> object:
-            outcome = await work()
-            self._refresh_all()
-            return outcome
-
-        self.dashboard.show_panel("narrative")
-        self.run_worker(self._scenario_job(label, job), group="scenario", exclusive=True, exit_on_error=False)
-
-    async def _scenario_job(self, label: str, job: Callable[[], Awaitable[object]]) -> None:
-        try:
-            outcome = await job()
-        except Exception as exc:
-            self.post_message(ActionFailed(f"scenario {label}", str(exc) or type(exc).__name__, "narrative"))
-            return
-        if isinstance(outcome, str) and outcome:
-            self.notify(outcome, title="Scenario")
-
-    def action_start_scenario(self) -> None:
-        name = self.dashboard.query_one(ScenarioBrowser).selected_name
-        if name:
-            self._scenario_action("start", lambda: self.scenarios.start(name, self.pump))
-
-    def action_step(self) -> None:
-        self._scenario_action("step", self.scenarios.step)
-
-    def action_run_all(self) -> None:
-        self._scenario_action("run all", self.scenarios.run_all)
-
-    def action_create(self, count: int) -> None:
-        backend, first = self.session.backend, self._created
-        self._created += count
-        if backend is not None:
-            self._backend_action(
-                f"create {count}", "envelope", lambda: actions.create_secrets(backend, count, first)
-            )
-
-    def action_read_all(self) -> None:
-        if (backend := self.session.backend) is not None:
-            self._backend_action("read all", "envelope", lambda: actions.read_all(backend))
-
-    def action_rotate(self) -> None:
-        self._backend_action("rotate", "keyring", lambda: actions.rotate(self.session))
-
-    def action_retire(self) -> None:
-        self._backend_action("retire", "keyring", lambda: actions.retire_previous(self.session))
-
-    def action_outage(self, mode: str) -> None:
-        self._backend_action(f"outage {mode}", "keyring", lambda: actions.toggle_outage(self.session, mode))
-
-    def action_restore(self) -> None:
-        self._backend_action("restore plugin", "keyring", lambda: actions.restore_plugin(self.session))
-
-    def action_cycle_latency(self) -> None:
-        self._latency_step = (self._latency_step + 1) % len(LATENCY_STEPS_MS)
-        self.action_latency(LATENCY_STEPS_MS[self._latency_step])
-
-    def action_latency(self, milliseconds: float) -> None:
-        self._backend_action("latency", "keyring", lambda: actions.set_latency(self.session, milliseconds))
-
-    def action_restart_apiserver(self, index: int | None = None) -> None:
-        if (backend := self.session.backend) is not None:
-            self._backend_action("restart", "status", lambda: actions.restart_apiserver(backend, index))
-
-    def action_migrate(self) -> None:
-        if (backend := self.session.backend) is not None:
-            self._backend_action("migrate", "envelope", lambda: actions.migrate(backend))
-
-    def action_advance(self, seconds: float) -> None:
-        if (backend := self.session.backend) is not None:
-            self._guarded("clock", "status", lambda: actions.advance(backend, seconds))
-
-    def action_cycle_speed(self) -> None:
-        current = self.model.clock_speed
-        self.model.clock_speed = (
-            SPEEDS[(SPEEDS.index(current) + 1) % len(SPEEDS)] if current in SPEEDS else 1.0
-        )
-        self.notify(f"clock ×{self.model.clock_speed:g}" if self.model.clock_speed else "clock paused")
-        self.dashboard.redraw(set())
-
-    def action_set_speed(self, speed: float) -> None:
-        self.model.clock_speed = speed
-        self.dashboard.redraw(set())
-
-    def action_refresh(self) -> None:
-        self._refresh_all()
-
-    def action_show_tab(self, index: int) -> None:
-        from sandbox.ui.screens.dashboard import TABS
-
-        self.dashboard.show_panel(TABS[index][1].PANEL)
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
 
 def run_app(backend_name: str, options: BackendOptions) -> int:

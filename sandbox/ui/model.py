@@ -119,6 +119,7 @@ class DashboardModel:
         self.call_counts: Counter[tuple[str, str]] = Counter()
         self.calls_per_second: Counter[int] = Counter()
         self.probes: deque[ev.StatusProbed] = deque(maxlen=PROBES_KEPT)
+        self.cached_probes = 0
         self.write_keys: dict[tuple[str, str], WriteKey] = {}
         self.health_checks: dict[str, ev.HealthChanged] = {}
         self.health_results: dict[str, tuple[int, str]] = {}
@@ -196,6 +197,10 @@ class DashboardModel:
             self.calls_per_second[int(event.time)] += 1
             return {"calls"}
         if isinstance(event, ev.StatusProbed):
+            if event.cached:
+                # A health request answered from the 20 s / 3 s cache: no Status call happened.
+                self.cached_probes += 1
+                return set()
             self.probes.append(event)
             return {"status", "envelope"}
         if isinstance(event, ev.WriteStateRotated):
@@ -250,8 +255,8 @@ class DashboardModel:
     def _apply_misc(self, event: ev.Event) -> set[str]:
         if isinstance(event, ev.ApiserverLifecycle):
             self._log(event, f"{event.action} {event.detail}")
-            if event.action in ("started", "restarted"):
-                # A restart loses the write state; the next probe makes a new one.
+            if event.action in ("stopped", "restarting", "failed"):
+                # A stopped apiserver loses its write state; its first probe after start makes a new one.
                 self.write_keys = {k: w for k, w in self.write_keys.items() if k[0] != event.source}
             return {"status", "health"}
         if isinstance(event, ev.ClockAdvanced):

@@ -179,7 +179,7 @@ class FakeBackend(Backend):
         return 1
 
     async def restart_apiserver(self, index: int | None = None) -> None:
-        self._publish(ev.ApiserverLifecycle, source="apiserver-0", action="restarted")
+        self._publish(ev.ApiserverLifecycle, source="apiserver-0", action="restarting")
         self._rotate_write_key()
 
     async def set_encryption_config(

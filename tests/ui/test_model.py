@@ -74,7 +74,9 @@ def test_a_failed_rotation_keeps_the_old_write_key_and_records_the_error() -> No
 def test_a_restart_drops_that_apiservers_write_state() -> None:
     model = DashboardModel()
     model.apply([ev.WriteStateRotated(time=T0, source="apiserver-0", provider="p", ok=True, key_id="k1")])
-    dirty = model.apply([ev.ApiserverLifecycle(time=T0 + 1, source="apiserver-0", action="restarted")])
+    model.apply([ev.ApiserverLifecycle(time=T0, source="apiserver-0", action="started")])
+    assert model.write_keys != {}  # "started" comes after the first probe made the write key
+    dirty = model.apply([ev.ApiserverLifecycle(time=T0 + 1, source="apiserver-0", action="restarting")])
     assert "status" in dirty
     assert model.write_keys == {}
 

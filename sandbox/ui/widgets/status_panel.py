@@ -55,6 +55,11 @@ class StatusPanel(Panel):
             if change.text and not change.ok:
                 out.append(f"  {change.text[:120]}", style="red")
             out.append("\n")
+        if model.probes or model.cached_probes:
+            out.append(
+                f"{len(model.probes)} Status probes shown, {model.cached_probes} answered from cache\n",
+                style="dim",
+            )
         if not model.write_keys:
             out.append("write key: none yet (writes fail with 'unexpected nil transformer')", style="yellow")
         for (source, provider), key in sorted(model.write_keys.items()):
