@@ -70,7 +70,8 @@ async def make_api(short_tmp: Path) -> AsyncIterator[ApiFactory]:
             automatic_reload=reload,
             fail_fast_when_down=True,
         )
-        api = SimApiserver(settings, store or MemoryStore(), clock or VirtualClock(), bus or EventBus())
+        shared = store if store is not None else MemoryStore()  # an empty store is falsy
+        api = SimApiserver(settings, shared, clock or VirtualClock(), bus or EventBus())
         made.append(api)
         if start:
             await api.start()
