@@ -142,10 +142,14 @@ def test_plugin_static_pod_runs_the_plugin_with_its_sockets_in_the_node() -> Non
     assert volumes["socket"] == {"path": SOCKET_DIR_NODE, "type": "DirectoryOrCreate"}
 
 
-def test_rewrite_endpoints_maps_our_host_sockets_only() -> None:
-    text = "endpoint: unix:///tmp/x/n0/sock/kms.sock\n---\nendpoint: unix:///wrong/path.sock\n"
-    out = rewrite_endpoints(text, ["/tmp/x/n0/sock/kms.sock"])
-    assert f"unix://{SOCKET_FILE_NODE}" in out and "unix:///wrong/path.sock" in out
+def test_rewrite_endpoints_maps_placeholders_and_our_host_sockets_only() -> None:
+    text = (
+        "a: unix:///tmp/x/n0/sock/kms.sock\nb: unix:///wrong/path.sock\n"
+        "c: $PLUGIN_ENDPOINT\nd: $PLUGIN_ENDPOINT_2\n"
+    )
+    out = yaml.safe_load(rewrite_endpoints(text, ["/tmp/x/n0/sock/kms.sock"]))
+    node = f"unix://{SOCKET_FILE_NODE}"
+    assert out == {"a": node, "b": "unix:///wrong/path.sock", "c": node, "d": node}
 
 
 @pytest.mark.parametrize(

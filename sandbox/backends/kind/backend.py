@@ -102,6 +102,12 @@ class KindBackend(Backend):
                 plugin_api=self.options.plugin_api,
                 feature_gates=dict(self.options.feature_gates),
             )
+            if self.options.plugins > self.options.apiservers:
+                raise RenderError(
+                    "the kind backend runs one plugin per apiserver; this run asks for "
+                    f"{self.options.plugins} plugins and {self.options.apiservers} apiserver(s): "
+                    "use the sim or local backend"
+                )
         except (ImageError, RenderError, PrerequisiteError) as exc:
             raise BackendError(str(exc)) from None
         self._kind_release = prereqs.kind_release

@@ -181,7 +181,7 @@ class ClusterSpec:
     @property
     def effective_feature_gates(self) -> dict[str, bool]:
         gates = dict(self.feature_gates)
-        if self.kms_api_version == "v1":
+        if "v1" in self.plugin_api.split(","):
             gates.setdefault("KMSv1", True)  # KMS v1 is off by default since 1.29
         return gates
 
@@ -266,13 +266,17 @@ def render_plugin_pod(spec: ClusterSpec) -> str:
 
 
 def rewrite_endpoints(config_yaml: str, host_socket_paths: list[str]) -> str:
-    """Point KMS endpoints naming one of our host-side sockets at the in-node socket path.
+    """Point KMS endpoints at the in-node socket path: placeholders and our host-side sockets.
+
+    Scenarios write `$PLUGIN_ENDPOINT` (the apiserver's own plugin) or `$PLUGIN_ENDPOINT_<n>`
+    (plugin n, which on kind is the plugin of node n): every node sees its own plugin at the
+    same in-container path, so all of them become SOCKET_FILE_NODE.
 
     Scenarios write configs with the socket path they know; inside the apiserver container the
     plugin socket is at SOCKET_FILE_NODE. Other endpoints are left alone on purpose: a scenario
     that sets a wrong endpoint wants to see what a wrong endpoint does.
     """
-    out = config_yaml
+    out = re.sub(r"\$PLUGIN_ENDPOINT(_\d+)?\b", f"unix://{SOCKET_FILE_NODE}", config_yaml)
     for host_path in sorted(host_socket_paths, key=len, reverse=True):
         out = out.replace(f"unix://{host_path}", f"unix://{SOCKET_FILE_NODE}")
     return out
