@@ -111,6 +111,7 @@ class KindBackend(Backend):
         except (ImageError, RenderError, PrerequisiteError) as exc:
             raise BackendError(str(exc)) from None
         self._kind_release = prereqs.kind_release
+        started_at = time.time()
         self._manager = ClusterManager(spec, self.runner, self.progress)
         try:
             existed = await self._manager.exists()
@@ -127,7 +128,7 @@ class KindBackend(Backend):
             await self.stop()
             raise BackendError(str(exc)) from None
         for index in range(spec.control_planes):
-            self._watchers.append(asyncio.create_task(self._watch_plugin(index)))
+            self._watchers.append(asyncio.create_task(self._watch_plugin(index, started_at)))
         self.events.publish(
             ApiserverLifecycle(time=time.time(), source="kind", action="started", detail=spec.name)
         )
@@ -173,16 +174,24 @@ class KindBackend(Backend):
             raise BackendError("the kind backend is not started")
         return self._manager
 
-    async def _watch_plugin(self, index: int) -> None:
-        """Republishes plugin `index`'s calls and state changes on our bus; retries while it is down."""
+    async def _watch_plugin(self, index: int, since: float) -> None:
+        """Republishes plugin `index`'s calls and state changes on our bus; reconnects while it is down.
+
+        Each (re)connection asks for the plugin's recent history and keeps only what is newer than
+        the last event passed on (at first: this run's start), so nothing is lost between the
+        plugin starting and the stream opening, and nothing is published twice.
+        """
         from sandbox.kms.control_client import PluginControlClient
 
         source = f"plugin-{index}" if self.spec.control_planes > 1 else "plugin"
+        newest = since
         while True:
             with contextlib.suppress(Exception):
                 async with PluginControlClient(self.plugin_control_endpoint(index), source=source) as client:
-                    async for event in client.watch_events(replay=0):
-                        self.events.publish(event)
+                    async for event in client.watch_events(replay=1000):
+                        if event.time > newest:
+                            newest = event.time
+                            self.events.publish(event)
             await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
