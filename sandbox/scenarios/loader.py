@@ -196,7 +196,11 @@ class _Document:
     # --- schema --------------------------------------------------------------------------------
     def validate_schema(self) -> None:
         validator = jsonschema.Draft202012Validator(load_schema())
-        problems = [self._explain(e) for e in validator.iter_errors(self.data)]
+        errors = list(validator.iter_errors(self.data))
+        # An unknown key next to a missing one is most likely its typo: report the typo.
+        typo_at = {tuple(e.absolute_path) for e in errors if e.validator == "additionalProperties"}
+        errors = [e for e in errors if not (e.validator == "required" and tuple(e.absolute_path) in typo_at)]
+        problems = [self._explain(e) for e in errors]
         if problems:
             problems.sort(key=lambda err: (err.line, err.column))
             raise problems[0]

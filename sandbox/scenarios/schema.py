@@ -16,7 +16,6 @@ import functools
 import inspect
 import itertools
 import json
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -217,9 +216,8 @@ def load_schema() -> dict[str, Any]:
 
 def describe(schema: Mapping[str, Any]) -> str:
     """A short human phrase for what a schema accepts, used in error messages."""
-    if "description" in schema and ("anyOf" in schema or "$ref" not in schema):
-        text = str(schema["description"])
-        return re.split(r"(?<=[a-z])\. ", text)[0]
+    if "description" in schema and ("anyOf" in schema or "propertyNames" in schema):
+        return str(schema["description"])
     if "enum" in schema:
         return "one of " + ", ".join(json.dumps(v) for v in schema["enum"])
     kind = schema.get("type")
