@@ -21,8 +21,6 @@ from sandbox.cli.errors import CliError
 if TYPE_CHECKING:
     from sandbox.backends.kind.render import ClusterSpec
 
-DEFAULT_CLUSTER_NAME = "kms-sandbox"
-
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Adds `cluster` and its four actions."""
@@ -52,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--name", default=DEFAULT_CLUSTER_NAME, help=f"cluster name (default {DEFAULT_CLUSTER_NAME})"
+        "--name",
+        default="",
+        help="cluster name (default kms-sandbox, or kms-sandbox-ha with 3 control planes)",
     )
     parser.add_argument("--node-image", default="", help="kindest/node image, e.g. kindest/node:v1.35.8")
     parser.add_argument(
@@ -76,16 +76,24 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
 def build_spec(args: argparse.Namespace, in_node: bool | None = None) -> ClusterSpec:
     """The cluster the arguments describe; bad values raise CliError (exit 2)."""
     from sandbox.backends.kind.images import ImageError, resolve_node_image
-    from sandbox.backends.kind.render import ClusterSpec, PluginPlacement, RenderError, default_state_dir
+    from sandbox.backends.kind.render import (
+        ClusterSpec,
+        PluginPlacement,
+        RenderError,
+        default_cluster_name,
+        default_state_dir,
+    )
+
+    name = args.name or default_cluster_name(args.control_planes)
 
     in_node = bool(args.plugin_in_node or in_node or platform.system() != "Linux")
     placement: PluginPlacement = "node" if in_node else "host"
     try:
         image = resolve_node_image(args.kube_version, args.node_image)
         return ClusterSpec(
-            name=args.name,
+            name=name,
             image=image,
-            state_dir=(args.state_dir or default_state_dir(args.name)).expanduser().absolute(),
+            state_dir=(args.state_dir or default_state_dir(name)).expanduser().absolute(),
             control_planes=args.control_planes,
             placement=placement,
             plugin_api=args.plugin_api,

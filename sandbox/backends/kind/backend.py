@@ -41,14 +41,13 @@ from sandbox.backends.kind.render import (
     PLUGIN_MANIFEST_PARKED,
     ClusterSpec,
     RenderError,
+    default_cluster_name,
     default_state_dir,
     rewrite_endpoints,
 )
 from sandbox.backends.kind.tunnel import StdioTunnel
 from sandbox.backends.kube_api import KubeApi
 from sandbox.core.events import ApiserverLifecycle, ClockAdvanced, EventBus, LogLine
-
-DEFAULT_CLUSTER = "kms-sandbox"
 
 
 class KindBackend(Backend):
@@ -62,12 +61,12 @@ class KindBackend(Backend):
         options: BackendOptions,
         events: EventBus | None = None,
         *,
-        cluster_name: str = DEFAULT_CLUSTER,
+        cluster_name: str = "",
         runner: CommandRunner | None = None,
         progress: Progress | None = None,
     ) -> None:
         super().__init__(options, events)
-        self.cluster_name = cluster_name
+        self.cluster_name = cluster_name or default_cluster_name(options.apiservers)
         self.runner = runner or CommandRunner()
         self.progress: Progress = progress or self._log
         self._manager: ClusterManager | None = None
@@ -115,6 +114,9 @@ class KindBackend(Backend):
         self._manager = ClusterManager(spec, self.runner, self.progress)
         try:
             existed = await self._manager.exists()
+            if existed:
+                running = (await self._manager.shell(0).inspect()).get("Config", {}).get("Image", "")
+                self.progress(f"reusing cluster {spec.name} (node image {running or 'unknown'})")
             if self.options.encryption_config:
                 self._manager.write_files(
                     encryption_config=self._in_node_config(self.options.encryption_config)

@@ -62,6 +62,11 @@ class RenderError(ValueError):
     """The requested cluster cannot be rendered; the message says what to change."""
 
 
+def default_cluster_name(control_planes: int) -> str:
+    """One default cluster per shape, so an HA lesson never lands on a single-node cluster."""
+    return "kms-sandbox" if control_planes == 1 else "kms-sandbox-ha"
+
+
 def default_state_dir(name: str) -> Path:
     """Per-cluster host state (sockets, keyring, configs): $XDG_STATE_HOME/kms-sandbox/kind/<name>."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
