@@ -84,6 +84,8 @@ def build_spec(args: argparse.Namespace, in_node: bool | None = None) -> Cluster
         default_state_dir,
     )
 
+    if args.control_planes not in (1, 3):
+        raise CliError(f"--control-planes must be 1 or 3, got {args.control_planes}")
     name = args.name or default_cluster_name(args.control_planes)
 
     in_node = bool(args.plugin_in_node or in_node or platform.system() != "Linux")

@@ -156,7 +156,7 @@ def test_rewrite_endpoints_maps_placeholders_and_our_host_sockets_only() -> None
     ("kwargs", "message"),
     [
         ({"name": "Bad_Name"}, "cluster name 'Bad_Name' is not valid"),
-        ({"control_planes": 2}, "--control-planes must be 1 or 3"),
+        ({"control_planes": 4}, "--control-planes must be 1 or 3"),
         ({"state_dir": Path("/tmp/" + "x" * 100)}, "allow under 104: use a shorter state directory"),
     ],
 )

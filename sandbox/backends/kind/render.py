@@ -64,7 +64,7 @@ class RenderError(ValueError):
 
 def default_cluster_name(control_planes: int) -> str:
     """One default cluster per shape, so an HA lesson never lands on a single-node cluster."""
-    return "kms-sandbox" if control_planes == 1 else "kms-sandbox-ha"
+    return {1: "kms-sandbox", 3: "kms-sandbox-ha"}.get(control_planes, f"kms-sandbox-{control_planes}cp")
 
 
 def default_state_dir(name: str) -> Path:
@@ -131,8 +131,9 @@ class ClusterSpec:
 
     def __post_init__(self) -> None:
         validate_cluster_name(self.name)
-        if self.control_planes not in (1, 3):
-            raise RenderError(f"--control-planes must be 1 or 3 (etcd quorum), got {self.control_planes}")
+        if self.control_planes not in (1, 2, 3):
+            # 2 serves two-apiserver lessons; the CLI offers 1 or 3 (an etcd quorum that survives a loss).
+            raise RenderError(f"--control-planes must be 1 or 3, got {self.control_planes}")
         if self.placement == "host":
             for index in range(self.control_planes):
                 socket_path = self.host_socket_dir(index) / SOCKET_NAME
