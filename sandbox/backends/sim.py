@@ -406,7 +406,10 @@ class SimBackend(Backend):
     # --- reports -----------------------------------------------------------------------------
 
     def versions(self) -> dict[str, str]:
-        return {"backend": self.name, "kubernetes": self.release.name, "plugin_api": self.plugin_api()}
+        out = {"backend": self.name, "kubernetes": self.release.name, "plugin_api": self.plugin_api()}
+        if self.release.note:
+            out["release_note"] = self.release.note  # e.g. 1.37 is modelled as 1.36
+        return out
 
     def logs(self) -> dict[str, str]:
         out = {}

@@ -2,18 +2,24 @@
 
 The simulator never asks "is this 1.28?" in its logic; it asks the profile a question such as
 `profile.fast_retry_after_failed_start`. One frozen `ReleaseProfile` per minor release 1.25 to
-1.36 answers every such question, so a reader can see in one table what each release does.
-`profile_for("v1.34.2")` picks one; `""` means the newest.
+the newest (`sandbox.core.versions`) answers every such question, so a reader can see in one
+table what each release does. `profile_for("v1.34.2")` picks one; `""` means the newest.
+
+The spec documents behaviour through 1.36 (its HEAD equals v1.36.3). Newer minors are modelled
+as 1.36 and say so in `ReleaseProfile.note`; the local backend's differential tests run the
+real apiserver of the newest release against the simulator.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from sandbox.core.errors import ValidationError
+from sandbox.core.versions import NEWEST_KUBE_MINOR
 
 DekStrategy = Literal["per-write", "counter", "seed"]
 """per-write: new DEK and one Encrypt per write (1.25/1.26); counter: one DEK per start and key_id
@@ -22,7 +28,9 @@ change with a counter nonce (1.27, 1.28 with KDF off); seed: HKDF seed mode (1.2
 GateState = Literal["absent", "alpha", "beta", "ga-locked", "deprecated", "removed"]
 
 MIN_MINOR = 25
-MAX_MINOR = 36
+DOCUMENTED_THROUGH = 36
+"""The newest minor kmsv2-spec.md describes; later minors behave as this one."""
+MAX_MINOR = max(NEWEST_KUBE_MINOR, DOCUMENTED_THROUGH)
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,27 @@ class ReleaseProfile:
     automatic_reloads_total_metric: bool = True
     last_config_info_metric: bool = True
     authority_localhost: bool = True
+    documented_through: int = DOCUMENTED_THROUGH
+    """The newest minor the spec documents; a newer release is modelled as that one."""
 
     @property
     def name(self) -> str:
         return f"1.{self.minor}"
+
+    @property
+    def modelled_as(self) -> str:
+        """The documented release whose behaviour this profile reproduces ("1.36" for 1.37)."""
+        return f"1.{min(self.minor, self.documented_through)}"
+
+    @property
+    def note(self) -> str:
+        """A line for the CLI/UI when the release is newer than the spec; "" otherwise."""
+        if self.minor <= self.documented_through:
+            return ""
+        return (
+            f"{self.name} behaves as {self.modelled_as} per the spec; verified against the real "
+            "apiserver by the local backend's differential tests"
+        )
 
     def gate_enabled(self, gate: str, overrides: Mapping[str, bool] | None = None) -> bool:
         """Whether `gate` is on with the given --feature-gates; removed GA gates count as on."""
@@ -130,6 +155,9 @@ def _gates(minor: int) -> dict[str, FeatureGate]:
 
 
 def _profile(minor: int) -> ReleaseProfile:
+    if minor > DOCUMENTED_THROUGH:
+        # The spec's HEAD (master) equals 1.36.3: newer minors keep 1.36's behaviour.
+        return dataclasses.replace(_profile(DOCUMENTED_THROUGH), minor=minor)
     early = minor <= 26
     return ReleaseProfile(
         minor=minor,

@@ -180,7 +180,8 @@ class SimApiserver:
                 time=self.clock.now(),
                 source=self.source,
                 action="started",
-                detail=f"Kubernetes {self.release.name}",
+                detail=f"Kubernetes {self.release.name}"
+                + (f" (modelled as {self.release.modelled_as})" if self.release.note else ""),
             )
         )
 

@@ -11,6 +11,7 @@ from sandbox.backends.base import BackendOptions
 from sandbox.backends.sim import SimBackend
 from sandbox.core.hashing import key_id_hash
 from sandbox.core.kmsv2_format import decode_value
+from sandbox.core.versions import NEWEST_KUBE_MINOR
 
 KEY_DISABLED = "failed precondition - key disabled"
 
@@ -46,6 +47,9 @@ async def test_INT_2_metrics_after_create_and_get_show_no_kms_calls(sim: SimBack
     assert f'{total}{{{labels},transformation_type="to_storage"}} 1' in envelope
     assert not [line for line in envelope if "kms_operations_latency" in line or "status_last" in line]
     assert len(envelope) == 5  # the two totals, the two last-timestamps and the cache size
+    versions = sim.versions()  # the default release is the local backend's newest
+    assert versions["kubernetes"] == f"1.{NEWEST_KUBE_MINOR}"
+    assert ("release_note" in versions) == (NEWEST_KUBE_MINOR > 36)
 
 
 async def test_INT_3_rotation_staleness_outage_and_expiry(sim: SimBackend) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox.core.errors import ValidationError
-from sandbox.core.releases import PROFILES, profile_for
+from sandbox.core.releases import DOCUMENTED_THROUGH, PROFILES, profile_for
+from sandbox.core.versions import NEWEST_KUBE_MINOR, NEWEST_KUBE_VERSION
 from sandbox.sim.apiserver import ApiserverStartError
 from sandbox.sim.clock import VirtualClock
 from sandbox.sim.dek_cache import ExpiringCache
@@ -38,8 +40,12 @@ IDENTITY = "identity: {}"
 
 
 def test_profiles_cover_every_release_and_their_differences() -> None:
-    assert sorted(p.name for p in PROFILES.values()) == sorted(f"1.{m}" for m in range(25, 37))
-    assert profile_for("").name == "1.36" and profile_for("v1.34.2").name == "1.34"
+    newest = f"1.{NEWEST_KUBE_MINOR}"
+    assert sorted(p.name for p in PROFILES.values()) == sorted(
+        f"1.{m}" for m in range(25, NEWEST_KUBE_MINOR + 1)
+    )
+    assert profile_for("").name == newest and profile_for("v1.34.2").name == "1.34"
+    assert profile_for(NEWEST_KUBE_VERSION).name == newest
     assert profile_for("1.28").dek_strategy() == "counter"
     assert profile_for("1.28").dek_strategy({"KMSv2KDF": True}) == "seed"
     assert profile_for("1.29").dek_strategy({"KMSv2KDF": False}) == "seed"  # GA, locked
@@ -55,9 +61,23 @@ def test_profiles_cover_every_release_and_their_differences() -> None:
         not profile_for("1.27").fast_retry_after_failed_start
         and profile_for("1.28").fast_retry_after_failed_start
     )
-    for bad in ("1.24", "2.0", "banana"):
+    for bad in ("1.24", f"1.{NEWEST_KUBE_MINOR + 1}", "2.0", "banana"):
         with pytest.raises(ValidationError, match="unsupported Kubernetes version"):
             profile_for(bad)
+
+
+def test_releases_after_the_spec_behave_as_the_last_documented_one() -> None:
+    documented = profile_for(f"1.{DOCUMENTED_THROUGH}")
+    assert documented.note == "" and documented.modelled_as == documented.name
+    newer = profile_for("1.37")
+    assert newer.minor == 37 and newer.documented_through == 36 and newer.modelled_as == "1.36"
+    assert newer.note == (
+        "1.37 behaves as 1.36 per the spec; verified against the real apiserver by the local "
+        "backend's differential tests"
+    )
+    # Every behaviour flag equals 1.36's; only the minor differs.
+    assert dataclasses.replace(newer, minor=36) == documented
+    assert newer.dek_strategy() == "seed" and newer.gate_enabled("KMSv2KDF")
 
 
 async def test_virtual_clock_fires_timers_in_order_and_awaits_them() -> None:
