@@ -41,6 +41,16 @@ def _non_negative(kind: type[int] | type[float]) -> Callable[[str], Any]:
     return parse
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a process id; expected a number above 0")
+    return value
+
+
 def _probability(text: str) -> float:
     value = float(_non_negative(float)(text))
     if value > 1:
@@ -69,7 +79,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     serve.add_argument(
         "--metrics-port", type=_non_negative(int), help="serve Prometheus metrics on 127.0.0.1:N"
     )
-    serve.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--exit-with-parent",
+        type=_positive_int,
+        metavar="PID",
+        help="stop gracefully when process PID exits (launchers pass their own pid)",
+    )
+    # The old spelling, still accepted so an older launcher keeps working.
+    serve.add_argument("--parent-pid", type=_positive_int, dest="exit_with_parent", help=argparse.SUPPRESS)
     serve.set_defaults(func=_serve)
 
     def control_parser(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -147,7 +164,7 @@ def _serve(args: argparse.Namespace) -> int:
         api=args.api,
         control=args.control,
         metrics_port=args.metrics_port,
-        parent_pid=args.parent_pid,
+        exit_with_parent=args.exit_with_parent,
     )
     try:
         asyncio.run(serve(config))

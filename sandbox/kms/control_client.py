@@ -8,7 +8,7 @@ wait-for-ready): a control command against a plugin that is not running should s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 import grpc
@@ -104,7 +104,7 @@ class PluginControlClient:
 
     async def watch_events(
         self, replay: int = 100, *, follow: bool = True
-    ) -> AsyncIterator[PluginCall | PluginStateChanged]:
+    ) -> AsyncGenerator[PluginCall | PluginStateChanged, None]:
         """The last `replay` events, then (with `follow`) every new one until the plugin stops."""
         call = self._stub.WatchEvents(pb.WatchEventsRequest(replay=replay, follow=follow))
         try:

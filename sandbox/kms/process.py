@@ -1,16 +1,20 @@
 """`PluginProcess`: the bundled plugin as a real child process, for backends, scenarios and tests.
 
 Runs `python -m sandbox plugin serve ...` in its own process group with its log in
-`<state_dir>/<name>.log`. Two guards keep it from outliving us: on Linux the kernel sends it
-SIGTERM when our thread dies (PR_SET_PDEATHSIG, set between fork and exec), and the plugin also
-polls its parent pid (`--parent-pid`) so a re-parented orphan stops by itself.
+`<state_dir>/<name>.log`. It must not outlive us, even if we die by SIGKILL: we pass
+`--exit-with-parent <our pid>` and the plugin stops gracefully when we are gone
+(`sandbox.kms.parent_watch`).
+
+No `preexec_fn` on purpose (we used to set PR_SET_PDEATHSIG in one): a `preexec_fn` makes
+CPython fork() for real, grpcio's fork handlers then run, and they crash the child (SIGSEGV or
+SIGABRT, `epoll_wait ... Bad file descriptor`) whenever this process has a gRPC stream open.
+Without one, CPython spawns with vfork/posix_spawn and no fork handlers run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -23,19 +27,10 @@ from pathlib import Path
 from sandbox.kms.endpoint import Endpoint, default_control_endpoint, parse_endpoint
 
 STOP_TIMEOUT_S = 3.0
-_PR_SET_PDEATHSIG = 1
 
 
 class PluginProcessError(Exception):
     """The plugin did not start (or stop) as asked; the message includes its log's last lines."""
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass  # not Linux: the --parent-pid watchdog still covers us
 
 
 def _answers(endpoint: Endpoint) -> bool:
@@ -102,7 +97,7 @@ class PluginProcess:
             "--control", self.control_endpoint,
             "--state-dir", str(self.state_dir),
             "--api", self.api,
-            "--parent-pid", str(os.getpid()),
+            "--exit-with-parent", str(os.getpid()),
             *self.extra_args,
         ]  # fmt: skip
 
@@ -114,15 +109,13 @@ class PluginProcess:
             raise PluginProcessError(f"plugin {self.name} is already running (pid {self.pid})")
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.log_path, "ab") as log:
-            # Popen on the loop thread on purpose: PR_SET_PDEATHSIG fires when the *thread* that
-            # forked dies, so forking from a short-lived worker thread would kill the plugin early.
+            # Popen is fast here (vfork + exec, no preexec_fn: see the module docstring).
             self._proc = subprocess.Popen(  # noqa: ASYNC220
                 self.command(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # own process group: Ctrl-C in a terminal goes to us only
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -31,13 +31,13 @@ from sandbox.kms.endpoint import Endpoint, EndpointError, default_control_endpoi
 from sandbox.kms.keystore import KeystoreError, ensure_private_dir, load_or_create_keyring, save_keyring
 from sandbox.kms.metrics import start_metrics_server
 from sandbox.kms.model import API_FLAVOURS
+from sandbox.kms.parent_watch import process_exists, wait_for_exit
 from sandbox.kms.service import PluginService
 from sandbox.kms.servicers import add_kms_servicer
 
 log = logging.getLogger("sandbox.kms")
 
 GRACE_S = 1.0
-PARENT_POLL_S = 0.5
 
 
 class ServeError(Exception):
@@ -53,8 +53,8 @@ class ServeConfig:
     """None: next to the KMS socket (`<name>.control.sock`)."""
     metrics_port: int | None = None
     """None: no metrics endpoint; 0: any free loopback port."""
-    parent_pid: int | None = None
-    """Stop when this process is no longer our parent (no orphans if the launcher dies)."""
+    exit_with_parent: int | None = None
+    """Stop gracefully when this process exits (no orphans if the launcher dies, even by SIGKILL)."""
 
 
 @dataclass
@@ -133,6 +133,13 @@ async def running_plugin(config: ServeConfig, *, bus: EventBus | None = None) ->
         raise ServeError(str(exc)) from None
     if kms == control:
         raise ServeError(f"the KMS and control sockets must differ (both are {kms.url})")
+    if config.exit_with_parent is not None and (
+        config.exit_with_parent <= 0 or not process_exists(config.exit_with_parent)
+    ):
+        raise ServeError(
+            f"--exit-with-parent {config.exit_with_parent}: no such process; "
+            "expected the pid of a live process"
+        )
     try:
         ring = load_or_create_keyring(config.state_dir)
     except (KeystoreError, OSError) as exc:
@@ -193,13 +200,10 @@ async def running_plugin(config: ServeConfig, *, bus: EventBus | None = None) ->
         log.info("stopped", extra={"fields": {"pid": os.getpid()}})
 
 
-async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        if os.getppid() != parent_pid:
-            log.warning("parent process went away; stopping", extra={"fields": {"parent_pid": parent_pid}})
-            stop.set()
-            return
-        await asyncio.sleep(PARENT_POLL_S)
+async def _stop_when_gone(pid: int, stop: asyncio.Event) -> None:
+    await wait_for_exit(pid)
+    log.warning("parent process went away; stopping", extra={"fields": {"parent_pid": pid}})
+    stop.set()
 
 
 async def serve(
@@ -216,9 +220,8 @@ async def serve(
                 installed.append(sig)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread: the caller stops us through `stop`
-        watchdog = (
-            asyncio.create_task(_watch_parent(config.parent_pid, stop_event)) if config.parent_pid else None
-        )
+        parent = config.exit_with_parent
+        watchdog = asyncio.create_task(_stop_when_gone(parent, stop_event)) if parent else None
         try:
             await stop_event.wait()
             log.info("stopping", extra={"fields": {"reason": "signal or stop request"}})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.core.events import PluginCall
 from sandbox.kms.client import KmsV2Client
 from sandbox.kms.control_client import PluginControlClient
 from sandbox.kms.process import PluginProcess, PluginProcessError
@@ -99,6 +100,59 @@ async def test_a_non_socket_file_is_never_removed(short_tmp: Path) -> None:
     with pytest.raises(PluginProcessError, match="exists and is not a socket"):
         await plugin.start()
     assert blocker.read_text() == "not a socket"
+
+
+async def test_a_plugin_starts_while_another_plugins_event_stream_is_open(short_tmp: Path) -> None:
+    """Regression: with a preexec_fn, grpcio's fork handlers crashed the new child (-6/-11)."""
+    async with PluginProcess(short_tmp / "a", name="a") as first:
+        control = PluginControlClient(first.control_endpoint)
+        events = control.watch_events(replay=10)
+        try:
+            async with KmsV2Client(first.kms_endpoint) as client:
+                await client.encrypt(b"k" * 32, uid())
+            seen = await asyncio.wait_for(anext(events), 5)  # the stream is open and delivering
+            assert isinstance(seen, PluginCall)
+            async with PluginProcess(short_tmp / "b", name="b") as second:
+                assert second.running
+                async with KmsV2Client(second.kms_endpoint) as client:
+                    assert (await client.status()).healthz == "ok"
+            async with KmsV2Client(first.kms_endpoint) as client:  # and the stream still works
+                await client.encrypt(b"k" * 32, uid())
+            assert isinstance(await asyncio.wait_for(anext(events), 5), PluginCall)
+        finally:
+            await events.aclose()
+            await control.close()
+
+
+def test_exit_with_parent_of_a_missing_process_is_refused(short_tmp: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sandbox", "plugin", "serve", "--listen", f"unix://{short_tmp}/k.sock",
+         "--state-dir", str(short_tmp / "s"), "--exit-with-parent", "999999999"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--exit-with-parent 999999999: no such process" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+async def test_plugin_stops_when_the_watched_process_exits(short_tmp: Path) -> None:
+    """Any pid works, not only the parent's: a pidfd (or polling) sees it go."""
+    sleeper = await asyncio.create_subprocess_exec("sleep", "60")
+    try:
+        plugin = PluginProcess(short_tmp / "p", extra_args=("--exit-with-parent", str(sleeper.pid)))
+        await plugin.start()
+        try:
+            sleeper.kill()
+            await sleeper.wait()
+            code = await plugin.wait(timeout=5)
+            assert code == 0, plugin.log_tail()  # a graceful stop, not a kill
+            assert "parent process went away" in plugin.log_path.read_text()
+        finally:
+            await plugin.stop()
+    finally:
+        if sleeper.returncode is None:
+            sleeper.kill()
+            await sleeper.wait()
 
 
 def test_no_orphan_when_the_parent_is_killed(short_tmp: Path) -> None:
