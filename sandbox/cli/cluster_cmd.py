@@ -42,6 +42,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         parser.set_defaults(func=globals()[f"run_{action}"])
         if action == "status":
             parser.add_argument("--json", action="store_true", help="print the status as JSON")
+        if action == "down":
+            parser.add_argument(
+                "--purge", action="store_true", help="also delete the state directory (plugin keys, configs)"
+            )
         if action == "up":
             parser.add_argument(
                 "--retain", action="store_true", help="keep a cluster whose creation failed, for debugging"
@@ -187,13 +191,18 @@ async def _down(args: argparse.Namespace) -> int:
         raise CliError("kind is not on PATH: install kind to delete the cluster", 2)
     manager = ClusterManager(spec, runner, _progress)
     try:
-        if not await manager.exists():
+        if await manager.exists():
+            await manager.delete()
+            print(f"cluster {spec.name} deleted")
+        else:
             print(f"cluster {spec.name} does not exist")
-            return 0
-        await manager.delete()
     except CommandError as exc:
         raise CliError(str(exc), 1) from None
-    print(f"cluster {spec.name} deleted")
+    if args.purge and spec.state_dir.exists():
+        import shutil
+
+        shutil.rmtree(spec.state_dir)
+        print(f"removed {spec.state_dir}")
     return 0
 
 

@@ -121,6 +121,10 @@ def test_up_status_down_with_real_host_plugins(fakes: FakeTools, daemon_guard: C
     assert fakes.clusters() == {}
     gone = cli(fakes, "status", *state)
     assert gone.returncode == 0 and "not created" in gone.stdout
+    assert spec.state_dir.exists()  # keys and configs survive a plain `down`
+    purged = cli(fakes, "down", *state, "--purge")
+    assert purged.returncode == 0 and "does not exist" in purged.stdout
+    assert not spec.state_dir.exists()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="host plugins are Linux-only")
