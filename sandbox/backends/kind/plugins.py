@@ -145,6 +145,8 @@ async def stop_daemon(spec: ClusterSpec, timeout: float = 10.0) -> bool:
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 - WNOHANG never blocks; reaps our own zombie
         try:
             os.kill(pid, 0)
         except OSError:
