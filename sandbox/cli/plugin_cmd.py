@@ -134,6 +134,9 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     latency.add_argument("--decrypt-ms", type=_non_negative(float), required=True)
     latency.set_defaults(func=_latency)
     control_parser("reset-counters", "zero the call counters").set_defaults(func=_reset_counters)
+    lag = control_parser("lag", "stop (on) or resume (off) following the keyring shared with other replicas")
+    lag.add_argument("state", choices=("on", "off"), help="on: keep serving the old keyring")
+    lag.set_defaults(func=_lag)
 
     events = control_parser("events", "print recent KMS calls and control changes")
     events.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
@@ -294,6 +297,16 @@ def _latency(args: argparse.Namespace) -> int:
 def _reset_counters(args: argparse.Namespace) -> int:
     _with_client(args, lambda c: c.reset_counters())
     print("counters reset")
+    return 0
+
+
+def _lag(args: argparse.Namespace) -> int:
+    paused = args.state == "on"
+    state = _with_client(args, lambda c: c.set_keyring_sync(paused))
+    if paused:
+        print(f"lagging: this instance keeps key_id {state.current_key_id} and ignores keyring changes")
+    else:
+        print(f"following the shared keyring again: current key_id is {state.current_key_id}")
     return 0
 
 

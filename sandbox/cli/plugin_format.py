@@ -46,6 +46,8 @@ def state_text(state: PluginStateView) -> str:
         version = h.version or "(api default)"
         lines.append(f"health      overridden: healthz={h.healthz!r} key_id={shown} version={version}")
     lines.append(f"outage      {state.outage}")
+    if state.keyring_sync_paused:
+        lines.append("keyring     LAGGING: ignoring changes other replicas make to the shared keyring")
     enc, dec = state.remote_latency_ms
     lines.append(f"remote KMS  Encrypt {enc} ms, Decrypt {dec} ms")
     if state.faults:

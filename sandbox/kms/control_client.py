@@ -99,6 +99,12 @@ class PluginControlClient:
         request = pb.SetRemoteLatencyRequest(encrypt_ms=encrypt_ms, decrypt_ms=decrypt_ms)
         return convert.state_from_proto(await self._call("SetRemoteLatency", request))
 
+    async def set_keyring_sync(self, paused: bool) -> PluginStateView:
+        """paused=True makes this instance lag: it keeps its in-memory keyring (old key_id, no
+        newer KEKs) and ignores changes other replicas make, until called with False."""
+        request = pb.SetKeyringSyncRequest(paused=paused)
+        return convert.state_from_proto(await self._call("SetKeyringSync", request))
+
     async def reset_counters(self) -> PluginStateView:
         return convert.state_from_proto(await self._call("ResetCounters", pb.ResetCountersRequest()))
 

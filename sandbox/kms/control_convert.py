@@ -104,6 +104,7 @@ def state_to_proto(view: PluginStateView) -> pb.PluginState:
         listen=view.listen,
         started_unix=view.started,
         pid=view.pid,
+        keyring_sync_paused=view.keyring_sync_paused,
     )
 
 
@@ -121,6 +122,7 @@ def state_from_proto(msg: pb.PluginState) -> PluginStateView:
         listen=msg.listen,
         started=msg.started_unix,
         pid=msg.pid,
+        keyring_sync_paused=msg.keyring_sync_paused,
     )
 
 

@@ -17,6 +17,7 @@ from sandbox._proto.control.v1 import control_pb2_grpc as pb_grpc
 from sandbox.core.keyring import KeyringError
 from sandbox.core.rpc_errors import UnknownCodeError, grpc_code_name
 from sandbox.kms import control_convert as convert
+from sandbox.kms.keystore import KeystoreError
 from sandbox.kms.model import FAULT_METHODS
 from sandbox.kms.service import PluginService
 
@@ -35,7 +36,12 @@ class ControlServicer(pb_grpc.PluginControlServicer):
         return self._state()
 
     async def Rotate(self, request: pb.RotateRequest, context: Context) -> pb.RotateResponse:  # noqa: N802
-        new, previous = self._service.rotate()
+        try:
+            new, previous = self._service.rotate()
+        except KeyringError as exc:  # lagging instance
+            await context.abort(grpc.StatusCode[exc.code], str(exc))
+        except KeystoreError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return pb.RotateResponse(key_id=new, previous_key_id=previous)
 
     async def Retire(self, request: pb.RetireRequest, context: Context) -> pb.RetireResponse:  # noqa: N802
@@ -43,7 +49,15 @@ class ControlServicer(pb_grpc.PluginControlServicer):
             self._service.retire(request.key_id)
         except KeyringError as exc:
             await context.abort(grpc.StatusCode[exc.code], str(exc))
+        except KeystoreError as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
         return pb.RetireResponse(key_id=request.key_id)
+
+    async def SetKeyringSync(  # noqa: N802
+        self, request: pb.SetKeyringSyncRequest, context: Context
+    ) -> pb.PluginState:
+        self._service.set_keyring_sync(request.paused)
+        return self._state()
 
     async def SetHealth(self, request: pb.SetHealthRequest, context: Context) -> pb.PluginState:  # noqa: N802
         health = convert.health_from_proto(request)

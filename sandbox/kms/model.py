@@ -94,3 +94,5 @@ class PluginStateView:
     listen: str = ""
     started: float = 0.0
     pid: int = 0
+    keyring_sync_paused: bool = False
+    """True while this instance lags: it ignores changes other replicas make to the keyring."""

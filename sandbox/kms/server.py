@@ -28,7 +28,7 @@ import grpc
 from sandbox.core.events import EventBus
 from sandbox.kms.control_servicer import add_control_servicer
 from sandbox.kms.endpoint import Endpoint, EndpointError, default_control_endpoint, parse_endpoint
-from sandbox.kms.keystore import KeystoreError, ensure_private_dir, load_or_create_keyring, save_keyring
+from sandbox.kms.keystore import KeyringFile, KeystoreError, ensure_private_dir
 from sandbox.kms.metrics import start_metrics_server
 from sandbox.kms.model import API_FLAVOURS
 from sandbox.kms.parent_watch import process_exists, wait_for_exit
@@ -140,17 +140,15 @@ async def running_plugin(config: ServeConfig, *, bus: EventBus | None = None) ->
             f"--exit-with-parent {config.exit_with_parent}: no such process; "
             "expected the pid of a live process"
         )
+    store = KeyringFile(config.state_dir)
     try:
-        ring = load_or_create_keyring(config.state_dir)
+        ring = store.load_or_create()
     except (KeystoreError, OSError) as exc:
         raise ServeError(str(exc)) from None
     _claim(kms, "KMS")
     _claim(control, "control")
 
-    state_dir = config.state_dir
-    service = PluginService(
-        ring, api=config.api, persist=lambda r: save_keyring(state_dir, r), bus=bus, listen=kms.url
-    )
+    service = PluginService(ring, api=config.api, store=store, bus=bus, listen=kms.url)
     stop = asyncio.Event()
     kms_server = grpc.aio.server()
     add_kms_servicer(kms_server, service)

@@ -10,19 +10,28 @@ histogram, a log line and a `PluginCall` event. Runs on one asyncio loop; no loc
 from __future__ import annotations
 
 import asyncio
-import bisect
 import itertools
 import logging
 import os
 import random
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from dataclasses import replace
+from typing import Any, TypeVar
 
-from sandbox.core.events import Event, EventBus, PluginCall, PluginStateChanged
-from sandbox.core.keyring import Keyring, KeyringError
+from sandbox.core.events import EventBus, PluginCall, PluginStateChanged
+from sandbox.core.keyring import Keyring, KeyringError, UnknownKeyIdError
+from sandbox.kms.calls import (
+    LATENCY_BUCKETS_S,
+    CallOutcome,
+    EncryptAnswer,
+    Histogram,
+    KmsCallError,
+    StatusAnswer,
+)
+from sandbox.kms.event_buffer import EventBuffer
+from sandbox.kms.keyring_sync import SharedKeyring
+from sandbox.kms.keystore import KeyringFile
 from sandbox.kms.model import (
     API_FLAVOURS,
     FAULT_METHODS,
@@ -33,6 +42,15 @@ from sandbox.kms.model import (
     PluginStateView,
 )
 
+__all__ = [
+    "LATENCY_BUCKETS_S",
+    "CallOutcome",
+    "EncryptAnswer",
+    "KmsCallError",
+    "PluginService",
+    "StatusAnswer",
+]
+
 T = TypeVar("T")
 log = logging.getLogger("sandbox.kms")
 
@@ -40,60 +58,6 @@ ANNOTATION_KEY = "version.kms-sandbox.dev"
 """Our one annotation: a dotted FQDN, as the apiserver's IsFullyQualifiedDomainName demands."""
 ANNOTATION_VALUE = b"1"
 KEY_ID_MAX_BYTES = 1024
-LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-EVENT_BUFFER = 1000
-WATCH_QUEUE = 10_000
-
-
-class KmsCallError(Exception):
-    """A KMS call failed; `code` is the canonical gRPC code name, `message` goes to the client."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class StatusAnswer:
-    version: str
-    healthz: str
-    key_id: str
-
-
-@dataclass(frozen=True)
-class EncryptAnswer:
-    ciphertext: bytes
-    key_id: str
-    annotations: dict[str, bytes]
-
-
-@dataclass
-class CallOutcome(Generic[T]):
-    """What a successful call produced, plus the facts its event and log line record."""
-
-    value: T
-    key_id: str = ""
-    annotation_keys: tuple[str, ...] = ()
-    response_bytes: int = 0
-
-
-@dataclass
-class Histogram:
-    buckets: list[int]
-    total: float = 0.0
-    count: int = 0
-
-    def observe(self, seconds: float) -> None:
-        # One bucket per observation (bisect); `cumulative()` builds Prometheus' running sums.
-        index = bisect.bisect_left(LATENCY_BUCKETS_S, seconds)
-        if index < len(self.buckets):
-            self.buckets[index] += 1
-        self.total += seconds
-        self.count += 1
-
-    def cumulative(self) -> list[int]:
-        return list(itertools.accumulate(self.buckets))
 
 
 class PluginService:
@@ -104,7 +68,7 @@ class PluginService:
         keyring: Keyring,
         *,
         api: str = "v2",
-        persist: Callable[[Keyring], None] = lambda ring: None,
+        store: KeyringFile | None = None,
         clock: Callable[[], float] = time.time,
         bus: EventBus | None = None,
         listen: str = "",
@@ -112,10 +76,10 @@ class PluginService:
         if api not in API_FLAVOURS:
             raise ValueError(f"unknown api {api!r}; expected one of {', '.join(API_FLAVOURS)}")
         self.flavour = API_FLAVOURS[api]
-        self.keyring = keyring
-        self._persist = persist
+        self.shared = SharedKeyring(keyring, store)
+        """The keyring, kept in step with the state dir's file that other replicas share."""
+        self.shared.on_reload = self._keyring_reloaded
         self._clock = clock
-        self._bus = bus
         self.listen = listen
         self.started = clock()
         self.health = HealthOverride()
@@ -127,9 +91,15 @@ class PluginService:
         self.remote_latency_ms = (0.0, 0.0)
         self.counters: dict[tuple[str, str], int] = {}
         self.histograms: dict[str, Histogram] = {}
-        self._seq = itertools.count(1)
-        self.events: deque[tuple[int, Event]] = deque(maxlen=EVENT_BUFFER)
-        self._watchers: set[asyncio.Queue[tuple[int, Event] | None]] = set()
+        self._events = EventBuffer(bus)
+        self.events = self._events.events
+        self.watch = self._events.watch
+        self.unwatch = self._events.unwatch
+        self.close_watchers = self._events.close_watchers
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.shared.ring
 
     # --- KMS v2 operations (called inside run()) ----------------------------------------------
 
@@ -162,7 +132,7 @@ class PluginService:
         try:
             plaintext = self.keyring.unwrap(ciphertext, key_id)
         except KeyringError as exc:
-            raise KmsCallError(exc.code, str(exc)) from None
+            raise KmsCallError(exc.code, self._explain(exc)) from None
         return CallOutcome(plaintext, key_id, tuple(sorted(annotations)))
 
     # --- KMS v1 operations --------------------------------------------------------------------
@@ -191,7 +161,12 @@ class PluginService:
         try:
             return CallOutcome(self.keyring.unwrap(wrapped, key_id.decode(errors="replace")), key_id.decode())
         except KeyringError as exc:
-            raise KmsCallError(exc.code, str(exc)) from None
+            raise KmsCallError(exc.code, self._explain(exc)) from None
+
+    def _explain(self, exc: KeyringError) -> str:
+        if isinstance(exc, UnknownKeyIdError) and self.shared.paused:
+            return f"{exc} (keyring sync is paused on this instance, so it lacks newer KEKs)"
+        return str(exc)
 
     def _wrap(self, plaintext: bytes) -> tuple[bytes, str]:
         try:
@@ -206,6 +181,7 @@ class PluginService:
         start = time.perf_counter()
         code, message = "OK", ""
         outcome: CallOutcome[T] | None = None
+        self.shared.sync()  # one stat; picks up a rotation made through another replica
         try:
             if self._misbehaving:  # the common case skips a coroutine per call
                 await self._misbehave(method)
@@ -303,16 +279,32 @@ class PluginService:
     # --- control operations -------------------------------------------------------------------
 
     def rotate(self) -> tuple[str, str]:
-        previous = self.keyring.current_id
-        kek = self.keyring.rotate(self._clock())
-        self._persist(self.keyring)
-        self._changed("rotate", f"{previous} -> {kek.key_id}")
-        return kek.key_id, previous
+        """New current KEK, written to the shared keyring. Raises KeyringError (lagging) or
+        KeystoreError (file not writable)."""
+
+        def change(ring: Keyring) -> tuple[str, str]:
+            previous = ring.current_id
+            return ring.rotate(self._clock()).key_id, previous
+
+        new, previous = self.shared.update(change)
+        self._changed("rotate", f"{previous} -> {new}")
+        return new, previous
 
     def retire(self, key_id: str) -> None:
-        self.keyring.retire(key_id)  # KeyringError propagates to the control servicer
-        self._persist(self.keyring)
+        self.shared.update(lambda ring: ring.retire(key_id))  # KeyringError: to the control servicer
         self._changed("retire", key_id)
+
+    def set_keyring_sync(self, paused: bool) -> None:
+        """Pause ("lag": keep serving the in-memory keyring) or resume following the shared file."""
+        self.shared.set_paused(paused)
+        self._changed("keyring-sync", "paused (lagging)" if paused else "following the shared keyring")
+
+    def _keyring_reloaded(self, old: Keyring, new: Keyring) -> None:
+        added = [k for k in new.keks if k not in old.keks]
+        gone = [k for k in old.keks if k not in new.keks]
+        detail = f"current {old.current_id} -> {new.current_id}" if old.current_id != new.current_id else ""
+        detail += "".join(f"; added {k}" for k in added) + "".join(f"; retired {k}" for k in gone)
+        self._changed("keyring-reloaded", detail.strip("; ") or "no visible change")
 
     def set_health(self, health: HealthOverride) -> None:
         self.health = health
@@ -348,6 +340,7 @@ class PluginService:
         self._changed("counters-reset", "")
 
     def snapshot(self) -> PluginStateView:
+        self.shared.sync()
         ring = self.keyring
         keys = tuple(KeyView(k.key_id, k.created, k.key_id == ring.current_id) for k in ring.keks.values())
         return PluginStateView(
@@ -363,6 +356,7 @@ class PluginService:
             listen=self.listen,
             started=self.started,
             pid=os.getpid(),
+            keyring_sync_paused=self.shared.paused,
         )
 
     # --- events -------------------------------------------------------------------------------
@@ -379,34 +373,8 @@ class PluginService:
         )
         log.info("state changed", extra={"fields": {"change": change, "detail": detail}})
 
-    def _emit(self, event: Event) -> None:
-        item = (next(self._seq), event)
-        self.events.append(item)
-        for queue in self._watchers:
-            try:
-                queue.put_nowait(item)
-            except asyncio.QueueFull:
-                pass  # a stalled watcher loses events rather than slowing KMS calls
-        if self._bus is not None:
-            self._bus.publish(event)
-
-    def watch(self, replay: int) -> tuple[list[tuple[int, Event]], asyncio.Queue[tuple[int, Event] | None]]:
-        """Recent events (at most `replay`) and a queue of everything after them."""
-        queue: asyncio.Queue[tuple[int, Event] | None] = asyncio.Queue(maxsize=WATCH_QUEUE)
-        past = list(self.events)[-replay:] if replay > 0 else []
-        self._watchers.add(queue)
-        return past, queue
-
-    def unwatch(self, queue: asyncio.Queue[tuple[int, Event] | None]) -> None:
-        self._watchers.discard(queue)
-
-    def close_watchers(self) -> None:
-        """Ends every WatchEvents stream (shutdown)."""
-        for queue in self._watchers:
-            try:
-                queue.put_nowait(None)
-            except asyncio.QueueFull:
-                pass
+    def _emit(self, event: PluginCall | PluginStateChanged) -> None:
+        self._events.emit(event)
 
 
 def _require_uid(uid: str) -> None:

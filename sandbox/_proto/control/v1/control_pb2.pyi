@@ -16,6 +16,12 @@ OUTAGE_NONE: OutageMode
 OUTAGE_UNAVAILABLE: OutageMode
 OUTAGE_HANG: OutageMode
 
+class SetKeyringSyncRequest(_message.Message):
+    __slots__ = ("paused",)
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    paused: bool
+    def __init__(self, paused: _Optional[bool] = ...) -> None: ...
+
 class GetStateRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -127,7 +133,7 @@ class CallCounter(_message.Message):
     def __init__(self, method: _Optional[str] = ..., code: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class PluginState(_message.Message):
-    __slots__ = ("api", "current_key_id", "keys", "retired_key_ids", "health", "outage", "faults", "counters", "remote_latency", "listen", "started_unix", "pid")
+    __slots__ = ("api", "current_key_id", "keys", "retired_key_ids", "health", "outage", "faults", "counters", "remote_latency", "listen", "started_unix", "pid", "keyring_sync_paused")
     API_FIELD_NUMBER: _ClassVar[int]
     CURRENT_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +146,7 @@ class PluginState(_message.Message):
     LISTEN_FIELD_NUMBER: _ClassVar[int]
     STARTED_UNIX_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    KEYRING_SYNC_PAUSED_FIELD_NUMBER: _ClassVar[int]
     api: str
     current_key_id: str
     keys: _containers.RepeatedCompositeFieldContainer[KeyInfo]
@@ -152,7 +159,8 @@ class PluginState(_message.Message):
     listen: str
     started_unix: float
     pid: int
-    def __init__(self, api: _Optional[str] = ..., current_key_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyInfo, _Mapping]]] = ..., retired_key_ids: _Optional[_Iterable[str]] = ..., health: _Optional[_Union[SetHealthRequest, _Mapping]] = ..., outage: _Optional[_Union[OutageMode, str]] = ..., faults: _Optional[_Iterable[_Union[Fault, _Mapping]]] = ..., counters: _Optional[_Iterable[_Union[CallCounter, _Mapping]]] = ..., remote_latency: _Optional[_Union[SetRemoteLatencyRequest, _Mapping]] = ..., listen: _Optional[str] = ..., started_unix: _Optional[float] = ..., pid: _Optional[int] = ...) -> None: ...
+    keyring_sync_paused: bool
+    def __init__(self, api: _Optional[str] = ..., current_key_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyInfo, _Mapping]]] = ..., retired_key_ids: _Optional[_Iterable[str]] = ..., health: _Optional[_Union[SetHealthRequest, _Mapping]] = ..., outage: _Optional[_Union[OutageMode, str]] = ..., faults: _Optional[_Iterable[_Union[Fault, _Mapping]]] = ..., counters: _Optional[_Iterable[_Union[CallCounter, _Mapping]]] = ..., remote_latency: _Optional[_Union[SetRemoteLatencyRequest, _Mapping]] = ..., listen: _Optional[str] = ..., started_unix: _Optional[float] = ..., pid: _Optional[int] = ..., keyring_sync_paused: _Optional[bool] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ("replay", "follow")

@@ -84,6 +84,11 @@ class PluginControlStub:
                 request_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginEvent.FromString,
                 _registered_method=True)
+        self.SetKeyringSync = channel.unary_unary(
+                '/kmssandbox.control.v1.PluginControl/SetKeyringSync',
+                request_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetKeyringSyncRequest.SerializeToString,
+                response_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.FromString,
+                _registered_method=True)
 
 
 class PluginControlServicer:
@@ -155,6 +160,13 @@ class PluginControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetKeyringSync(self, request, context):
+        """Pause ("lag") or resume following the keyring file this instance shares with other replicas.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -207,6 +219,11 @@ def add_PluginControlServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.WatchEventsRequest.FromString,
                     response_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginEvent.SerializeToString,
+            ),
+            'SetKeyringSync': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetKeyringSync,
+                    request_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetKeyringSyncRequest.FromString,
+                    response_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -479,6 +496,33 @@ class PluginControl:
             '/kmssandbox.control.v1.PluginControl/WatchEvents',
             sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.WatchEventsRequest.SerializeToString,
             sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetKeyringSync(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kmssandbox.control.v1.PluginControl/SetKeyringSync',
+            sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetKeyringSyncRequest.SerializeToString,
+            sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.FromString,
             options,
             channel_credentials,
             insecure,
