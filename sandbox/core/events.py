@@ -316,3 +316,22 @@ class EventBus:
             return events
         wanted = set(kinds)
         return [e for e in events if e.kind in wanted]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchCacheListed(Event):
+    """An apiserver's watch cache LISTed one resource after start, decoding every object, or failed.
+
+    This initial LIST is where a restarted apiserver pays its Decrypt calls (one per distinct seed
+    under KMS v2, one per object under KMS v1). A failed LIST is retried with backoff.
+    """
+
+    kind: ClassVar[str] = "apiserver.watch_cache_list"
+    resource: str
+    ok: bool
+    objects: int = 0
+    """Objects decoded (on failure: decoded before the one that failed)."""
+    attempt: int = 1
+    error: str = ""
+    retry_in: float = 0.0
+    """Seconds until the next attempt (0 after a success)."""

@@ -39,6 +39,7 @@ from sandbox.sim.health import HealthAnswer, answer
 from sandbox.sim.providers import BuildContext, Check, ProviderSet, build_providers, merged_check
 from sandbox.sim.store import KeyValue, MemoryStore, normalize_prefix, object_key
 from sandbox.sim.transformers import ReadResult, TransformError
+from sandbox.sim.watch_cache import InitialLister
 
 RESOURCES = ("secrets", "configmaps")
 KINDS = {"secrets": "Secret", "configmaps": "ConfigMap"}
@@ -80,7 +81,8 @@ class ApiserverSettings:
     apiserver_id: str = ""
     """Identity behind the `apiserver_id_hash` label ("" → `sim-apiserver-<index>`)."""
     watch_cache: bool = True
-    """Decode every new value once more, as the watch cache does (upstream's metric counts show it)."""
+    """Model the watch cache: an initial LIST decoding every object after start, and one more
+    decode of every new value (upstream's metric counts show it)."""
     fail_fast_when_down: bool = False
     """Answer DeadlineExceeded at once when nothing listens on a plugin socket (virtual time)."""
 
@@ -112,6 +114,7 @@ class SimApiserver:
         from sandbox.sim.reload import ConfigReloader  # reload builds providers like start does
 
         self.reloader = ConfigReloader(self)
+        self.watch_cache = InitialLister(self, RESOURCES)
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -154,7 +157,11 @@ class SimApiserver:
         return build_providers(config, ctx, RESOURCES)
 
     async def start(self) -> None:
-        """Loads the config, builds the transformers and primes each KMS v2 provider inline."""
+        """Loads the config, builds the transformers and primes each KMS v2 provider inline.
+
+        Then the watch caches make their initial LIST (`sandbox.sim.watch_cache`); `start`
+        returns after that first attempt, successful or not, and failed LISTs retry on the clock.
+        """
         try:
             text, config = self.load_config()
         except ApiserverStartError as exc:
@@ -184,9 +191,13 @@ class SimApiserver:
                 + (f" (modelled as {self.release.modelled_as})" if self.release.note else ""),
             )
         )
+        if self.settings.watch_cache:
+            # The watch caches' initial LIST decodes everything now, before any client read.
+            await self.watch_cache.start()
 
     async def stop(self) -> None:
         self.reloader.stop()
+        self.watch_cache.stop()
         if self.providers is not None:
             await self.providers.close()
         self.providers = None
@@ -222,7 +233,7 @@ class SimApiserver:
         detail = self.start_error or "the apiserver is not running"
         return ApiResponse(503, "ServiceUnavailable", f"The connection to the server was refused: {detail}")
 
-    async def _read(self, resource: str, kv: KeyValue) -> tuple[ReadResult | None, str]:
+    async def read_value(self, resource: str, kv: KeyValue) -> tuple[ReadResult | None, str]:
         assert self.providers is not None
         try:
             result = await self.providers.chain(resource).read(kv.value, kv.key.encode())
@@ -294,7 +305,7 @@ class SimApiserver:
         kv = self.store.get(key)
         if kv is None:
             return ApiResponse(404, "NotFound", f'{resource} "{name}" not found'), None, False
-        result, error = await self._read(resource, kv)
+        result, error = await self.read_value(resource, kv)
         if result is None:
             return internal_error(error), None, False
         try:
@@ -349,7 +360,7 @@ class SimApiserver:
         prefix = f"{self.prefix}/{resource}/" + (f"{namespace}/" if namespace else "")
         items = []
         for kv in self.store.range(prefix):
-            result, error = await self._read(resource, kv)
+            result, error = await self.read_value(resource, kv)
             if result is None:
                 return internal_error(error)
             items.append(kv.key[len(self.prefix) + len(resource) + 2 :])

@@ -58,6 +58,7 @@ async def make_api(short_tmp: Path) -> AsyncIterator[ApiFactory]:
         index: int = 0,
         reload: bool = True,
         start: bool = True,
+        watch_cache: bool = True,
     ) -> SimApiserver:
         path = short_tmp / f"enc-{index}-{len(made)}.yaml"
         path.write_text(config)
@@ -69,6 +70,7 @@ async def make_api(short_tmp: Path) -> AsyncIterator[ApiFactory]:
             feature_gates=gates or {},
             automatic_reload=reload,
             fail_fast_when_down=True,
+            watch_cache=watch_cache,
         )
         shared = store if store is not None else MemoryStore()  # an empty store is falsy
         api = SimApiserver(settings, shared, clock or VirtualClock(), bus or EventBus())

@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.backends.base import BackendOptions
 from sandbox.backends.sim import SimBackend
+from sandbox.core.events import WatchCacheListed
 from sandbox.core.hashing import key_id_hash
 from sandbox.core.kmsv2_format import decode_value
 from sandbox.core.versions import NEWEST_KUBE_MINOR
@@ -125,9 +126,16 @@ async def test_INT_7_SIM_3_restart_costs_one_encrypt_and_one_decrypt(sim: SimBac
     encrypts, decrypts = await plugin_calls(sim, "Encrypt"), await plugin_calls(sim, "Decrypt")
     await sim.restart_apiserver()
     assert await plugin_calls(sim, "Encrypt") == encrypts + 1  # a new seed, same key_id
+    # The watch cache's initial LIST decoded both secrets: one Decrypt per distinct seed.
+    assert await plugin_calls(sim, "Decrypt") == decrypts + 1
+    listed = [e for e in sim.events.history() if isinstance(e, WatchCacheListed)]
+    assert [(e.resource, e.ok, e.objects) for e in listed[-2:]] == [
+        ("secrets", True, 2),
+        ("configmaps", True, 0),
+    ]
     assert (await sim.get("secrets", "default", "a")).data == {"x": b"1"}
     assert (await sim.get("secrets", "default", "b")).data == {"x": b"2"}
-    assert await plugin_calls(sim, "Decrypt") == decrypts + 1  # one per distinct seed
+    assert await plugin_calls(sim, "Decrypt") == decrypts + 1  # GETs hit the warm cache
     assert (await sim.migrate()).rewritten == 0  # same key_id and type: not stale
     await asyncio.sleep(0.2)  # let the relayed plugin events arrive
     methods = [e.method for e in sim.events.history(["plugin.call"])]  # type: ignore[attr-defined]
@@ -185,6 +193,7 @@ resources:
         assert (await sim.health("/healthz/kms-providers")).body == "ok"  # reload on: merged check
         before = await plugin_calls(sim, "Decrypt")
         await sim.restart_apiserver()
+        assert await plugin_calls(sim, "Decrypt") == before + 5  # the initial LIST: one per object
         listed = await sim.list("secrets")
         assert listed.ok and len(listed.items) == 5
         assert await plugin_calls(sim, "Decrypt") == before + 5
