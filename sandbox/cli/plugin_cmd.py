@@ -134,6 +134,23 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     latency.add_argument("--decrypt-ms", type=_non_negative(float), required=True)
     latency.set_defaults(func=_latency)
     control_parser("reset-counters", "zero the call counters").set_defaults(func=_reset_counters)
+    annotations = sub.add_parser("annotations", help="make Encrypt return extra or replaced annotations")
+    ann_sub = annotations.add_subparsers(dest="annotations_command", metavar="ACTION")
+    annotations.set_defaults(func=lambda args: _usage(annotations))
+    ann_set = ann_sub.add_parser("set", help="Encrypt returns these annotations (ENV-4 lessons)")
+    ann_set.add_argument("pairs", nargs="+", metavar="KEY=VALUE", help="e.g. http://foo.example.com=1")
+    ann_set.add_argument(
+        "--replace", action="store_true", help="return only these, not the plugin's own annotation"
+    )
+    ann_set.add_argument(
+        "--pad-to", type=_non_negative(int), default=0, metavar="N", help="pad each value with 'x' to N bytes"
+    )
+    ann_set.set_defaults(func=_annotations_set)
+    ann_clear = ann_sub.add_parser("clear", help="Encrypt returns only the plugin's own annotation")
+    ann_clear.set_defaults(func=_annotations_clear)
+    for p in (ann_set, ann_clear):
+        p.add_argument("--control", default=default_control_url(), help="plugin control socket URL")
+
     lag = control_parser("lag", "stop (on) or resume (off) following the keyring shared with other replicas")
     lag.add_argument("state", choices=("on", "off"), help="on: keep serving the old keyring")
     lag.set_defaults(func=_lag)
@@ -297,6 +314,34 @@ def _latency(args: argparse.Namespace) -> int:
 def _reset_counters(args: argparse.Namespace) -> int:
     _with_client(args, lambda c: c.reset_counters())
     print("counters reset")
+    return 0
+
+
+def _annotation_pairs(pairs: list[str], pad_to: int) -> dict[str, bytes]:
+    extra: dict[str, bytes] = {}
+    for pair in pairs:
+        key, sep, value = pair.rpartition("=")  # keys may hold '=' (URLs); values rarely do
+        if not sep or not key:
+            raise CliError(f"bad annotation {pair!r}; expected KEY=VALUE, e.g. http://foo.example.com=1")
+        if key in extra:
+            raise CliError(f"annotation {key!r} is given twice; expected each KEY once")
+        data = value.encode()
+        extra[key] = data + b"x" * max(0, pad_to - len(data))
+    return extra
+
+
+def _annotations_set(args: argparse.Namespace) -> int:
+    from sandbox.cli import plugin_format
+
+    extra = _annotation_pairs(args.pairs, args.pad_to)
+    state = _with_client(args, lambda c: c.set_annotations(extra, replace=args.replace))
+    print("Encrypt now returns annotations: " + plugin_format.annotations_text(state.annotations))
+    return 0
+
+
+def _annotations_clear(args: argparse.Namespace) -> int:
+    _with_client(args, lambda c: c.clear_annotations())
+    print("Encrypt returns only the plugin's own annotation again")
     return 0
 
 

@@ -8,15 +8,38 @@ import time
 from typing import Any
 
 from sandbox.core.events import Event, PluginCall, PluginStateChanged
-from sandbox.kms.model import PluginStateView
+from sandbox.kms.model import AnnotationOverride, PluginStateView
 
 
 def _when(unix: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(unix))
 
 
+PREVIEW_CHARS = 40
+
+
+def _preview(value: bytes) -> str:
+    text = value[:PREVIEW_CHARS].decode(errors="backslashreplace")
+    return text + "..." if len(value) > PREVIEW_CHARS else text
+
+
+def annotations_text(override: AnnotationOverride) -> str:
+    """One line: what Encrypt adds to (or puts in place of) the plugin's own annotation."""
+    if override.is_default:
+        return "the plugin's own only (version.kms-sandbox.dev)"
+    shown = ", ".join(f"{k}={_preview(v)!r} ({len(v)} B)" for k, v in sorted(override.extra.items()))
+    if override.replace:
+        return f"only {shown}" if shown else "none at all"
+    return f"the plugin's own plus {shown}"
+
+
 def state_dict(state: PluginStateView) -> dict[str, Any]:
     out = dataclasses.asdict(state)
+    # Values are bytes (and may be 32 KiB): give sizes and a short text preview, not the bytes.
+    out["annotations"] = {
+        "replace": state.annotations.replace,
+        "extra": {k: {"bytes": len(v), "preview": _preview(v)} for k, v in state.annotations.extra.items()},
+    }
     out["counters"] = [{"method": m, "code": c, "count": n} for (m, c), n in sorted(state.counters.items())]
     out["remote_latency_ms"] = {"encrypt": state.remote_latency_ms[0], "decrypt": state.remote_latency_ms[1]}
     return out
@@ -46,6 +69,7 @@ def state_text(state: PluginStateView) -> str:
         version = h.version or "(api default)"
         lines.append(f"health      overridden: healthz={h.healthz!r} key_id={shown} version={version}")
     lines.append(f"outage      {state.outage}")
+    lines.append(f"annotations {annotations_text(state.annotations)}")
     if state.keyring_sync_paused:
         lines.append("keyring     LAGGING: ignoring changes other replicas make to the shared keyring")
     enc, dec = state.remote_latency_ms

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -36,7 +37,8 @@ class StatusAnswer:
 class EncryptAnswer:
     ciphertext: bytes
     key_id: str
-    annotations: dict[str, bytes]
+    annotations: Mapping[str, bytes]
+    """Shared between calls: read it, never change it."""
 
 
 @dataclass

@@ -8,7 +8,7 @@ wait-for-ready): a control command against a plugin that is not running should s
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
 
 import grpc
@@ -20,7 +20,14 @@ from sandbox.core.rpc_errors import UnknownCodeError, grpc_code_name
 from sandbox.kms import control_convert as convert
 from sandbox.kms.client import KmsRpcError, rpc_error_from_grpc
 from sandbox.kms.endpoint import parse_endpoint
-from sandbox.kms.model import KEY_ID_MODES, Fault, HealthOverride, OutageMode, PluginStateView
+from sandbox.kms.model import (
+    KEY_ID_MODES,
+    AnnotationOverride,
+    Fault,
+    HealthOverride,
+    OutageMode,
+    PluginStateView,
+)
 
 __all__ = ["KmsRpcError", "PluginControlClient", "PluginStateView"]
 
@@ -104,6 +111,18 @@ class PluginControlClient:
         newer KEKs) and ignores changes other replicas make, until called with False."""
         request = pb.SetKeyringSyncRequest(paused=paused)
         return convert.state_from_proto(await self._call("SetKeyringSync", request))
+
+    async def set_annotations(self, extra: Mapping[str, bytes], replace: bool = False) -> PluginStateView:
+        """Makes Encrypt return `extra` besides (or, with `replace`, instead of) the plugin's own
+        annotation, e.g. {"http://foo.example.com": b"1"} or a 32 KiB value, so the apiserver's
+        "failed to validate annotations" shows (ENV-4). Decrypt ignores annotations it does not
+        know. Raises KmsRpcError (InvalidArgument) for an empty key or an absurd size."""
+        request = convert.annotations_to_proto(AnnotationOverride(dict(extra), replace))
+        return convert.state_from_proto(await self._call("SetAnnotations", request))
+
+    async def clear_annotations(self) -> PluginStateView:
+        """Encrypt returns only the plugin's own annotation again."""
+        return await self.set_annotations({})
 
     async def reset_counters(self) -> PluginStateView:
         return convert.state_from_proto(await self._call("ResetCounters", pb.ResetCountersRequest()))

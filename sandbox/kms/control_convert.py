@@ -12,6 +12,7 @@ from sandbox._proto.control.v1 import control_pb2 as pb
 from sandbox.core.events import Event, PluginCall, PluginStateChanged
 from sandbox.kms.model import (
     OUTAGE_MODES,
+    AnnotationOverride,
     Fault,
     HealthOverride,
     KeyIdMode,
@@ -88,6 +89,14 @@ def fault_from_proto(msg: pb.Fault) -> Fault:
     )
 
 
+def annotations_to_proto(override: AnnotationOverride) -> pb.SetAnnotationsRequest:
+    return pb.SetAnnotationsRequest(extra=dict(override.extra), replace=override.replace)
+
+
+def annotations_from_proto(msg: pb.SetAnnotationsRequest) -> AnnotationOverride:
+    return AnnotationOverride(dict(msg.extra), msg.replace)
+
+
 def state_to_proto(view: PluginStateView) -> pb.PluginState:
     return pb.PluginState(
         api=view.api,
@@ -105,6 +114,7 @@ def state_to_proto(view: PluginStateView) -> pb.PluginState:
         started_unix=view.started,
         pid=view.pid,
         keyring_sync_paused=view.keyring_sync_paused,
+        annotations=annotations_to_proto(view.annotations),
     )
 
 
@@ -123,6 +133,7 @@ def state_from_proto(msg: pb.PluginState) -> PluginStateView:
         started=msg.started_unix,
         pid=msg.pid,
         keyring_sync_paused=msg.keyring_sync_paused,
+        annotations=annotations_from_proto(msg.annotations),
     )
 
 

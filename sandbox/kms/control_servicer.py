@@ -111,6 +111,15 @@ class ControlServicer(pb_grpc.PluginControlServicer):
         self._service.reset_counters()
         return self._state()
 
+    async def SetAnnotations(  # noqa: N802
+        self, request: pb.SetAnnotationsRequest, context: Context
+    ) -> pb.PluginState:
+        try:
+            self._service.set_annotations(convert.annotations_from_proto(request))
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return self._state()
+
     async def WatchEvents(  # noqa: N802
         self, request: pb.WatchEventsRequest, context: Context
     ) -> AsyncIterator[pb.PluginEvent]:

@@ -69,6 +69,42 @@ class Fault:
     id: str = ""
 
 
+ANNOTATION_VALUE_MAX_BYTES = 1 << 20
+ANNOTATIONS_MAX_TOTAL_BYTES = 2 << 20
+"""Caps on an override, far above the apiserver's 32 KiB limit but well inside gRPC's 4 MiB."""
+
+
+@dataclass(frozen=True)
+class AnnotationOverride:
+    """Annotations Encrypt returns besides (or, with `replace`, instead of) the plugin's own.
+
+    For the apiserver's "failed to validate annotations" lessons (catalogue ENV-4): a key that
+    is not a dotted FQDN, or values over the 32 KiB total. Decrypt ignores annotations it does
+    not know, so ciphertexts wrapped meanwhile still decrypt.
+    """
+
+    extra: Mapping[str, bytes] = field(default_factory=dict)
+    replace: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return not self.extra and not self.replace
+
+    def problem(self, own_key: str, own_value: bytes) -> str:
+        """Why this override cannot be applied ("" when it can)."""
+        if any(not key for key in self.extra):
+            return "annotation keys must not be empty"
+        if self.extra.get(own_key, own_value) != own_value:
+            return f"annotation {own_key} is the plugin's own (it must stay {own_value!r} for Decrypt)"
+        biggest = max((len(v) for v in self.extra.values()), default=0)
+        if biggest > ANNOTATION_VALUE_MAX_BYTES:
+            return f"an annotation value is {biggest} bytes; expected at most {ANNOTATION_VALUE_MAX_BYTES}"
+        total = sum(len(k.encode()) + len(v) for k, v in self.extra.items())
+        if total > ANNOTATIONS_MAX_TOTAL_BYTES:
+            return f"annotations total {total} bytes; expected at most {ANNOTATIONS_MAX_TOTAL_BYTES}"
+        return ""
+
+
 @dataclass(frozen=True)
 class KeyView:
     key_id: str
@@ -96,3 +132,4 @@ class PluginStateView:
     pid: int = 0
     keyring_sync_paused: bool = False
     """True while this instance lags: it ignores changes other replicas make to the keyring."""
+    annotations: AnnotationOverride = field(default_factory=AnnotationOverride)

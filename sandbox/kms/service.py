@@ -35,6 +35,7 @@ from sandbox.kms.keystore import KeyringFile
 from sandbox.kms.model import (
     API_FLAVOURS,
     FAULT_METHODS,
+    AnnotationOverride,
     Fault,
     HealthOverride,
     KeyView,
@@ -83,6 +84,10 @@ class PluginService:
         self.listen = listen
         self.started = clock()
         self.health = HealthOverride()
+        self.annotations = AnnotationOverride()
+        # Built once per change, not per call: Encrypt hands the same (read-only) mapping out.
+        self._encrypt_annotations: dict[str, bytes] = {ANNOTATION_KEY: ANNOTATION_VALUE}
+        self._encrypt_annotation_keys: tuple[str, ...] = (ANNOTATION_KEY,)
         self.outage: OutageMode = "none"
         self._restored = asyncio.Event()
         self._restored.set()
@@ -116,8 +121,9 @@ class PluginService:
     def encrypt(self, plaintext: bytes, uid: str) -> CallOutcome[EncryptAnswer]:
         _require_uid(uid)
         ciphertext, key_id = self._wrap(plaintext)
-        annotations = {ANNOTATION_KEY: ANNOTATION_VALUE}
-        return CallOutcome(EncryptAnswer(ciphertext, key_id, annotations), key_id, (ANNOTATION_KEY,))
+        annotations = self._encrypt_annotations
+        answer = EncryptAnswer(ciphertext, key_id, annotations)
+        return CallOutcome(answer, key_id, self._encrypt_annotation_keys)
 
     def decrypt(
         self, ciphertext: bytes, uid: str, key_id: str, annotations: Mapping[str, bytes]
@@ -310,6 +316,23 @@ class PluginService:
         self.health = health
         self._changed("health", "healthy" if health.is_default else repr(health))
 
+    def set_annotations(self, override: AnnotationOverride) -> None:
+        """What Encrypt returns from now on; raises ValueError for an override it cannot apply."""
+        problem = override.problem(ANNOTATION_KEY, ANNOTATION_VALUE)
+        if problem:
+            raise ValueError(problem)
+        base = {} if override.replace else {ANNOTATION_KEY: ANNOTATION_VALUE}
+        self.annotations = AnnotationOverride(dict(override.extra), override.replace)
+        self._encrypt_annotations = {**base, **override.extra}
+        self._encrypt_annotation_keys = tuple(sorted(self._encrypt_annotations))
+        if override.is_default:
+            detail = "Encrypt returns the plugin's own annotation again"
+        else:
+            sizes = ", ".join(f"{k} ({len(v)} B)" for k, v in sorted(override.extra.items()))
+            verb = "replaced by" if override.replace else "plus"
+            detail = f"Encrypt annotations {verb}: {sizes or 'nothing'}"
+        self._changed("annotations", detail)
+
     def set_outage(self, mode: OutageMode) -> None:
         self.outage = mode
         if mode == "hang":
@@ -357,6 +380,7 @@ class PluginService:
             started=self.started,
             pid=os.getpid(),
             keyring_sync_paused=self.shared.paused,
+            annotations=self.annotations,
         )
 
     # --- events -------------------------------------------------------------------------------

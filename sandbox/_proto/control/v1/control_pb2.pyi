@@ -16,6 +16,21 @@ OUTAGE_NONE: OutageMode
 OUTAGE_UNAVAILABLE: OutageMode
 OUTAGE_HANG: OutageMode
 
+class SetAnnotationsRequest(_message.Message):
+    __slots__ = ("extra", "replace")
+    class ExtraEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bytes
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ...) -> None: ...
+    EXTRA_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    extra: _containers.ScalarMap[str, bytes]
+    replace: bool
+    def __init__(self, extra: _Optional[_Mapping[str, bytes]] = ..., replace: _Optional[bool] = ...) -> None: ...
+
 class SetKeyringSyncRequest(_message.Message):
     __slots__ = ("paused",)
     PAUSED_FIELD_NUMBER: _ClassVar[int]
@@ -133,7 +148,7 @@ class CallCounter(_message.Message):
     def __init__(self, method: _Optional[str] = ..., code: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class PluginState(_message.Message):
-    __slots__ = ("api", "current_key_id", "keys", "retired_key_ids", "health", "outage", "faults", "counters", "remote_latency", "listen", "started_unix", "pid", "keyring_sync_paused")
+    __slots__ = ("api", "current_key_id", "keys", "retired_key_ids", "health", "outage", "faults", "counters", "remote_latency", "listen", "started_unix", "pid", "keyring_sync_paused", "annotations")
     API_FIELD_NUMBER: _ClassVar[int]
     CURRENT_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +162,7 @@ class PluginState(_message.Message):
     STARTED_UNIX_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     KEYRING_SYNC_PAUSED_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
     api: str
     current_key_id: str
     keys: _containers.RepeatedCompositeFieldContainer[KeyInfo]
@@ -160,7 +176,8 @@ class PluginState(_message.Message):
     started_unix: float
     pid: int
     keyring_sync_paused: bool
-    def __init__(self, api: _Optional[str] = ..., current_key_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyInfo, _Mapping]]] = ..., retired_key_ids: _Optional[_Iterable[str]] = ..., health: _Optional[_Union[SetHealthRequest, _Mapping]] = ..., outage: _Optional[_Union[OutageMode, str]] = ..., faults: _Optional[_Iterable[_Union[Fault, _Mapping]]] = ..., counters: _Optional[_Iterable[_Union[CallCounter, _Mapping]]] = ..., remote_latency: _Optional[_Union[SetRemoteLatencyRequest, _Mapping]] = ..., listen: _Optional[str] = ..., started_unix: _Optional[float] = ..., pid: _Optional[int] = ..., keyring_sync_paused: _Optional[bool] = ...) -> None: ...
+    annotations: SetAnnotationsRequest
+    def __init__(self, api: _Optional[str] = ..., current_key_id: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[KeyInfo, _Mapping]]] = ..., retired_key_ids: _Optional[_Iterable[str]] = ..., health: _Optional[_Union[SetHealthRequest, _Mapping]] = ..., outage: _Optional[_Union[OutageMode, str]] = ..., faults: _Optional[_Iterable[_Union[Fault, _Mapping]]] = ..., counters: _Optional[_Iterable[_Union[CallCounter, _Mapping]]] = ..., remote_latency: _Optional[_Union[SetRemoteLatencyRequest, _Mapping]] = ..., listen: _Optional[str] = ..., started_unix: _Optional[float] = ..., pid: _Optional[int] = ..., keyring_sync_paused: _Optional[bool] = ..., annotations: _Optional[_Union[SetAnnotationsRequest, _Mapping]] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ("replay", "follow")

@@ -89,6 +89,11 @@ class PluginControlStub:
                 request_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetKeyringSyncRequest.SerializeToString,
                 response_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.FromString,
                 _registered_method=True)
+        self.SetAnnotations = channel.unary_unary(
+                '/kmssandbox.control.v1.PluginControl/SetAnnotations',
+                request_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetAnnotationsRequest.SerializeToString,
+                response_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.FromString,
+                _registered_method=True)
 
 
 class PluginControlServicer:
@@ -167,6 +172,14 @@ class PluginControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetAnnotations(self, request, context):
+        """Extra (or, with replace, substitute) annotations for every Encrypt answer. Empty extra and
+        replace false restore the plugin's own annotation.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PluginControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -223,6 +236,11 @@ def add_PluginControlServicer_to_server(servicer, server):
             'SetKeyringSync': grpc.unary_unary_rpc_method_handler(
                     servicer.SetKeyringSync,
                     request_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetKeyringSyncRequest.FromString,
+                    response_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.SerializeToString,
+            ),
+            'SetAnnotations': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAnnotations,
+                    request_deserializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetAnnotationsRequest.FromString,
                     response_serializer=sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.SerializeToString,
             ),
     }
@@ -522,6 +540,33 @@ class PluginControl:
             target,
             '/kmssandbox.control.v1.PluginControl/SetKeyringSync',
             sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetKeyringSyncRequest.SerializeToString,
+            sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAnnotations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kmssandbox.control.v1.PluginControl/SetAnnotations',
+            sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.SetAnnotationsRequest.SerializeToString,
             sandbox_dot___proto_dot_control_dot_v1_dot_control__pb2.PluginState.FromString,
             options,
             channel_credentials,
