@@ -29,14 +29,21 @@ def check_toolchain() -> None:
 
     found = version("grpcio-tools")
     if found != PINNED_GRPCIO_TOOLS:
-        sys.exit(f"gen_protos: grpcio-tools {found} found, {PINNED_GRPCIO_TOOLS} expected (pip install -e '.[dev]')")
+        hint = "pip install -e '.[dev]'"
+        sys.exit(f"gen_protos: grpcio-tools {found} found, {PINNED_GRPCIO_TOOLS} expected ({hint})")
 
 
 def generate(out: Path) -> None:
     sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
     cmd = [
-        sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}",
-        f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}", *sources,
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        *sources,
     ]
     subprocess.run(cmd, check=True)
     generated = out / "sandbox" / "_proto"

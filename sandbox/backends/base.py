@@ -165,10 +165,14 @@ class Backend(abc.ABC):
     async def delete(self, kind: ObjectKind, namespace: str, name: str, apiserver: int = 0) -> OpResult: ...
 
     @abc.abstractmethod
-    async def list(self, kind: ObjectKind, namespace: str | None = None, apiserver: int = 0) -> ListResult: ...
+    async def list(
+        self, kind: ObjectKind, namespace: str | None = None, apiserver: int = 0
+    ) -> ListResult: ...
 
     @abc.abstractmethod
-    async def migrate(self, kinds: tuple[ObjectKind, ...] = ("secrets",), apiserver: int = 0) -> MigrationResult:
+    async def migrate(
+        self, kinds: tuple[ObjectKind, ...] = ("secrets",), apiserver: int = 0
+    ) -> MigrationResult:
         """Storage migration the kubectl way: list, then replace each object unchanged."""
 
     # --- etcd, raw ---------------------------------------------------------------------------
@@ -195,7 +199,9 @@ class Backend(abc.ABC):
         """Restarts one apiserver (or all when None); caches and write state are lost."""
 
     @abc.abstractmethod
-    async def set_encryption_config(self, yaml_text: str, mode: Literal["reload", "restart"] = "reload") -> None:
+    async def set_encryption_config(
+        self, yaml_text: str, mode: Literal["reload", "restart"] = "reload"
+    ) -> None:
         """Rewrites the config file atomically; `reload` relies on automatic reload."""
 
     @abc.abstractmethod
