@@ -37,7 +37,7 @@ from sandbox.sim.clock import Clock
 from sandbox.sim.envelope_metrics import ApiserverMetrics
 from sandbox.sim.health import HealthAnswer, answer
 from sandbox.sim.providers import BuildContext, Check, ProviderSet, build_providers, merged_check
-from sandbox.sim.store import KeyValue, MemoryStore, normalize_prefix, object_key
+from sandbox.sim.store import KeyValue, MemoryStore, normalize_prefix
 from sandbox.sim.transformers import ReadResult, TransformError
 from sandbox.sim.watch_cache import InitialLister
 
@@ -225,7 +225,7 @@ class SimApiserver:
     # --- objects -------------------------------------------------------------------------------
 
     def key_for(self, resource: str, namespace: str, name: str) -> str:
-        return object_key(self.prefix, resource, namespace, name)
+        return f"{self.prefix}/{resource}/{namespace}/{name}"  # object_key() with the prefix normalised
 
     def _unavailable(self) -> ApiResponse | None:
         if self.running and self.providers is not None:

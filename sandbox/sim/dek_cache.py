@@ -67,17 +67,25 @@ class ExpiringCache(Generic[V]):
         now = self._now()
         self._gc(now)
         expires = now + self.ttl
+        old = self._entries.get(key)
         self._entries[key] = (value, expires)
-        heapq.heappush(self._expiries, (expires, next(self._seq), key))
+        if old is None or expires < old[1]:
+            # One heap entry per key: a refresh to a later expiry (every write refreshes the write
+            # seed) only moves it in `_entries`; GC re-files a heap entry it finds out of date.
+            heapq.heappush(self._expiries, (expires, next(self._seq), key))
         return len(self._entries)
 
     def _gc(self, now: float) -> None:
         heap = self._expiries
         while heap and heap[0][0] < now:
-            expires, _, key = heapq.heappop(heap)
+            _, _, key = heapq.heappop(heap)
             entry = self._entries.get(key)
-            if entry is not None and entry[1] == expires:
+            if entry is None:
+                continue
+            if entry[1] < now:
                 del self._entries[key]
+            else:  # refreshed since it was filed
+                heapq.heappush(heap, (entry[1], next(self._seq), key))
 
     def clear(self) -> None:
         self._entries.clear()
@@ -133,7 +141,9 @@ class SeedReader:
             raise ValidationError(f"invalid seed length {len(seed)} used for key generation")
         self._seed = seed
         self._now = clock
-        self._derived: ExpiringCache[tuple[bytes, AESGCM]] = ExpiringCache(
+        # (info, derived key) per etcd key. The key bytes, not an AESGCM object: a used AESGCM
+        # keeps an OpenSSL context (~2.4 KB), 240 MB at 100,000 objects; a fresh one costs ~1 us.
+        self._derived: ExpiringCache[tuple[bytes, bytes]] = ExpiringCache(
             clock, DERIVED_KEY_TTL, allow_expired_get=False
         )
 
@@ -143,13 +153,14 @@ class SeedReader:
         info, rest = data[:INFO_SIZE], data[INFO_SIZE:]
         cached = self._derived.get(aad)
         if cached is not None and cached[0] == info:
-            aead = cached[1]
+            key = cached[1]
         else:
             try:
-                aead = AESGCM(hkdf_expand_key(self._seed, info))
+                key = hkdf_expand_key(self._seed, info)
             except Exception as exc:
                 raise DecryptError(f"failed to derive read key from KDF: {exc}") from None
-            self._derived.set(aad or b"\x00", (info, aead))
+            self._derived.set(aad or b"\x00", (info, key))
+        aead = AESGCM(key)
         if len(rest) < NONCE_SIZE:
             raise DecryptError(ERR_SHORT)
         if len(rest) < NONCE_SIZE + TAG_SIZE:

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from sandbox.core.hashing import key_id_hash
 from sandbox.core.releases import ReleaseProfile
-from sandbox.sim.metrics import Registry, exponential_buckets
+from sandbox.sim.metrics import LabelValues, Registry, exponential_buckets
 
 ENVELOPE = "apiserver_envelope_encryption_"
 STORAGE = "apiserver_storage_"
@@ -112,7 +112,11 @@ class ApiserverMetrics:
             "apiserver identity.",
             ("apiserver_id_hash", "hash"),
         )
-        self._key_id_sets: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._key_id_sets: OrderedDict[LabelValues, None] = OrderedDict()
+        """key_id_hash_total label sets in least-recently-used order (both metrics share labels)."""
+        self._key_id_keys: dict[tuple[str, str, str], LabelValues] = {}
+        self._transformation_keys: dict[tuple[str, str, str, str], LabelValues] = {}
+        self._cache_size_keys: dict[str, LabelValues] = {}
 
     # --- recorders ---------------------------------------------------------------------------
 
@@ -122,15 +126,23 @@ class ApiserverMetrics:
     def record_key_id(self, transformation_type: str, provider: str, key_id: str, now: float) -> None:
         if not self.release.envelope_metrics:
             return
-        labels = {
-            "transformation_type": transformation_type,
-            "provider_name": provider,
-            "key_id_hash": key_id_hash(key_id),
-            **self._hash_labels(),
-        }
-        self._touch(("op", *labels.values()), self.key_id_hash_total, labels)
-        self.key_id_hash_total.inc(1.0, **labels)
-        self.key_id_hash_last.set(now, **labels)
+        # Called on every read and write: the label tuple is built once per (type, provider, key_id).
+        memo = (transformation_type, provider, key_id)
+        key = self._key_id_keys.get(memo)
+        if key is None:
+            labels = {
+                "transformation_type": transformation_type,
+                "provider_name": provider,
+                "key_id_hash": key_id_hash(key_id),
+                **self._hash_labels(),
+            }
+            key = self.key_id_hash_total.key(**labels)
+            if len(self._key_id_keys) >= 4 * KEY_ID_LABEL_SETS:
+                self._key_id_keys.clear()
+            self._key_id_keys[memo] = key
+        self._touch(key)
+        self.key_id_hash_total.inc_key(key)
+        self.key_id_hash_last.set_key(key, now)
 
     def record_status_key_id(self, provider: str, key_id: str, now: float) -> None:
         if not self.release.envelope_metrics:
@@ -138,15 +150,17 @@ class ApiserverMetrics:
         labels = {"provider_name": provider, "key_id_hash": key_id_hash(key_id), **self._hash_labels()}
         self.key_id_hash_status_last.set(now, **labels)
 
-    def _touch(self, key: tuple[str, ...], metric: object, labels: dict[str, str]) -> None:
+    def _touch(self, key: LabelValues) -> None:
         # Bounded label sets, as upstream's LRU: the oldest set's series go away.
-        self._key_id_sets[key] = None
-        self._key_id_sets.move_to_end(key)
-        while len(self._key_id_sets) > KEY_ID_LABEL_SETS:
-            old, _ = self._key_id_sets.popitem(last=False)
-            old_labels = dict(zip(labels, old[1:], strict=True))
-            self.key_id_hash_total.remove(**old_labels)
-            self.key_id_hash_last.remove(**old_labels)
+        sets = self._key_id_sets
+        if key in sets:
+            sets.move_to_end(key)
+            return
+        sets[key] = None
+        while len(sets) > KEY_ID_LABEL_SETS:
+            old, _ = sets.popitem(last=False)
+            self.key_id_hash_total.remove_key(old)
+            self.key_id_hash_last.remove_key(old)
 
     def record_invalid_key_id(self, provider: str, error: str) -> None:
         if self.release.envelope_metrics:
@@ -160,17 +174,27 @@ class ApiserverMetrics:
 
     def record_dek_source_cache_size(self, provider: str, size: int) -> None:
         if self.release.dek_source_cache_size_metric:
-            self.dek_source_cache_size.set(size, provider_name=provider)
+            key = self._cache_size_keys.get(provider)
+            if key is None:
+                key = self._cache_size_keys[provider] = self.dek_source_cache_size.key(provider_name=provider)
+            self.dek_source_cache_size.set_key(key, size)
 
     def record_transformation(
         self, resource: str, transformation_type: str, prefix: str, status: str
     ) -> None:
-        self.transformation_ops.inc(
-            resource=resource,
-            transformation_type=transformation_type,
-            transformer_prefix=prefix,
-            status=status,
-        )
+        memo = (resource, transformation_type, prefix, status)
+        key = self._transformation_keys.get(memo)
+        if key is None:
+            key = self.transformation_ops.key(
+                resource=resource,
+                transformation_type=transformation_type,
+                transformer_prefix=prefix,
+                status=status,
+            )
+            if len(self._transformation_keys) >= 1024:
+                self._transformation_keys.clear()
+            self._transformation_keys[memo] = key
+        self.transformation_ops.inc_key(key)
 
     def record_cache_miss(self) -> None:
         self.cache_misses.inc()

@@ -41,6 +41,7 @@ from sandbox.sim.kmsv2_probe import KmsV2Probe, StateError
 from sandbox.sim.transformers import ReadResult, Transformer, TransformError, WriteResult
 
 Reader = AesGcmReader | SeedReader
+MAX_REMEMBERED_HEADERS = 4096
 
 
 class DecryptService(Protocol):
@@ -81,6 +82,8 @@ class KmsV2Transformer(Transformer):
         else:
             self.cache = ExpiringCache(clock.now)
         self.decrypt_calls = 0
+        self._valid_headers: dict[tuple[int, bytes, str, tuple[tuple[str, bytes], ...]], bytes] = {}
+        """Headers of stored objects that passed validation, with their DEK cache key."""
 
     # --- write -------------------------------------------------------------------------------
 
@@ -152,20 +155,31 @@ class KmsV2Transformer(Transformer):
         if not self.release.encrypted_object_has_type and obj.dek_source_type != AES_GCM_KEY:
             # Before 1.28 field 5 did not exist: the reader ignores it and treats the seed as a DEK.
             obj = EncryptedObject(obj.encrypted_data, obj.key_id, obj.encrypted_dek_source, obj.annotations)
-        try:
-            validate_encrypted_object(obj, strict=self.release.strict_limits)
-        except SandboxError as exc:
-            raise TransformError(f"got invalid EncryptedObject: {exc}") from None
+        header = (
+            obj.dek_source_type,
+            obj.encrypted_dek_source,
+            obj.key_id,
+            tuple(sorted(obj.annotations.items())),
+        )
+        key = self._valid_headers.get(header)
+        if key is None or not obj.encrypted_data:
+            # First sight of this (type, EDEK, keyID, annotations), or a broken payload: validate it
+            # all. Thousands of objects share one header, and its checks and cache key (FQDN
+            # regexes, SHA-256) give the same answer every time, so later reads reuse them.
+            try:
+                validate_encrypted_object(obj, strict=self.release.strict_limits)
+            except SandboxError as exc:
+                raise TransformError(f"got invalid EncryptedObject: {exc}") from None
+            key = self._cache_key(obj)
+            if len(self._valid_headers) >= MAX_REMEMBERED_HEADERS:
+                self._valid_headers.clear()
+            self._valid_headers[header] = key
         state = None
         if not self.probe.per_write:
             try:
                 state = self.probe.current_state()
             except StateError as exc:
                 raise TransformError(str(exc)) from None
-        if self.probe.per_write:
-            key = base64.b64encode(obj.encrypted_dek_source)
-        else:
-            key = dek_cache_key(obj.dek_source_type, obj.encrypted_dek_source, obj.key_id, obj.annotations)
         reader = self.cache.get(key)
         hit = reader is not None
         if not hit:
@@ -200,6 +214,12 @@ class KmsV2Transformer(Transformer):
             dek_cache_hit=hit,
             dek_source_type=DEK_SOURCE_TYPE_NAMES[obj.dek_source_type],
         )
+
+    def _cache_key(self, obj: EncryptedObject) -> bytes:
+        """The DEK cache key: base64 of the wrapped DEK (1.25/1.26), else upstream's hashed key."""
+        if self.probe.per_write:
+            return base64.b64encode(obj.encrypted_dek_source)
+        return dek_cache_key(obj.dek_source_type, obj.encrypted_dek_source, obj.key_id, obj.annotations)
 
     async def _fetch(self, obj: EncryptedObject, key: bytes) -> Reader:
         """Cache miss: one Decrypt in the request path, then cache the read transformer."""

@@ -46,8 +46,15 @@ class Metric:
     def _key(self, labels: Mapping[str, str]) -> LabelValues:
         return tuple(labels.get(n, "") for n in self.labels)
 
+    def key(self, **labels: str) -> LabelValues:
+        """The label values in this metric's order: build once, then use the `*_key` fast paths."""
+        return self._key(labels)
+
     def remove(self, **labels: str) -> None:
         self.values.pop(self._key(labels), None)
+
+    def remove_key(self, key: LabelValues) -> None:
+        self.values.pop(key, None)
 
     def get(self, **labels: str) -> float:
         return self.values.get(self._key(labels), 0.0)
@@ -62,13 +69,20 @@ class Metric:
 
 class Counter(Metric):
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = self._key(labels)
-        self.values[key] = self.values.get(key, 0.0) + amount
+        self.inc_key(self._key(labels), amount)
+
+    def inc_key(self, key: LabelValues, amount: float = 1.0) -> None:
+        """`inc` with label values from `key()`: the per-read/per-write path skips label mapping."""
+        values = self.values
+        values[key] = values.get(key, 0.0) + amount
 
 
 class Gauge(Metric):
     def set(self, value: float, **labels: str) -> None:
         self.values[self._key(labels)] = value
+
+    def set_key(self, key: LabelValues, value: float) -> None:
+        self.values[key] = value
 
 
 @dataclass

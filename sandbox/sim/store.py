@@ -51,6 +51,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[str, KeyValue] = {}
         self._sorted_keys: list[str] = []
+        self._sorted_valid = True
+        """False after a create or delete: the key list is re-sorted on the next range, once.
+        (Inserting each new key in place costs a list shift per create, quadratic at 100k keys.)"""
         self._revision = 1  # etcd starts at revision 1 with an empty keyspace
         self._watchers: list[Watcher] = []
         self._async_watchers: list[AsyncWatcher] = []
@@ -70,7 +73,7 @@ class MemoryStore:
         old = self._data.get(key)
         if old is None:
             kv = KeyValue(key, bytes(value), self._revision, self._revision, 1)
-            bisect.insort(self._sorted_keys, key)
+            self._sorted_valid = False
         else:
             kv = KeyValue(key, bytes(value), old.create_revision, self._revision, old.version + 1)
         self._data[key] = kv
@@ -82,20 +85,28 @@ class MemoryStore:
             return False
         self._revision += 1
         del self._data[key]
-        index = bisect.bisect_left(self._sorted_keys, key)
-        del self._sorted_keys[index]
+        self._sorted_valid = False
         self._notify(key, None)
         return True
 
     def keys(self, prefix: str = "") -> list[str]:
         """Keys starting with `prefix`, in byte order (as an etcd range with a prefix end)."""
-        start = bisect.bisect_left(self._sorted_keys, prefix)
-        out: list[str] = []
-        for key in self._sorted_keys[start:]:
-            if not key.startswith(prefix):
-                break
-            out.append(key)
-        return out
+        if not self._sorted_valid:
+            self._sorted_keys = sorted(self._data)
+            self._sorted_valid = True
+        keys = self._sorted_keys
+        if not prefix:
+            return list(keys)
+        start = bisect.bisect_left(keys, prefix)
+        last = prefix[-1]
+        if last == "\U0010ffff":  # no successor string: walk (never happens with etcd-style keys)
+            end = start
+            while end < len(keys) and keys[end].startswith(prefix):
+                end += 1
+        else:
+            # Keys with the prefix are exactly those in [prefix, prefix with its last char + 1).
+            end = bisect.bisect_left(keys, prefix[:-1] + chr(ord(last) + 1), start)
+        return keys[start:end]
 
     def range(self, prefix: str) -> list[KeyValue]:
         return [self._data[k] for k in self.keys(prefix)]

@@ -210,6 +210,22 @@ async def test_ENV_6_to_9_invalid_stored_objects_and_sources(b64: Base64Plugin, 
     )
 
 
+async def test_a_header_seen_valid_still_needs_its_payload(b64: Base64Plugin, make_api: ApiFactory) -> None:
+    """Reads reuse the checks of a known (type, EDEK, keyID, annotations) but still check the payload."""
+    api = await make_api(v2_config(b64.endpoint))
+    await api.create("secrets", "default", "good", {"a": b"1"})
+    assert (await api.get("secrets", "default", "good")).ok
+    header = stored(api, "good")
+    empty = EncryptedObject(b"", header.key_id, header.encrypted_dek_source, header.annotations, 1)
+    api.store.put(api.key_for("secrets", "default", "empty"), encode_value("kms-provider", empty))
+    response = await api.get("secrets", "default", "empty")
+    assert response.message == "Internal error occurred: got invalid EncryptedObject: encrypted data is empty"
+    moved = api.store.get(api.key_for("secrets", "default", "good"))
+    assert moved is not None
+    api.store.put(api.key_for("secrets", "default", "moved"), moved.value)  # same header, other AAD
+    assert not (await api.get("secrets", "default", "moved")).ok
+
+
 async def test_ENV_11_and_SIM_3_one_decrypt_per_distinct_seed_after_restart(
     b64: Base64Plugin, make_api: ApiFactory
 ) -> None:

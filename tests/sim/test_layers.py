@@ -109,6 +109,35 @@ def test_store_revisions_and_prefix_ranges() -> None:
     assert store.delete(a.key) and not store.delete(a.key) and store.revision == 5
 
 
+@settings(deadline=None, max_examples=100)
+@given(
+    st.lists(st.tuples(st.booleans(), st.text("ab/\U0010ffff", min_size=1, max_size=5)), max_size=40),
+    st.text("ab/\U0010ffff", max_size=3),
+)
+def test_store_ranges_equal_a_sorted_filter(ops: list[tuple[bool, str]], prefix: str) -> None:
+    store = MemoryStore()
+    for put, key in ops:
+        if put:
+            store.put(key, b"v")
+        else:
+            store.delete(key)
+        expected = sorted(k for k in {k for p, k in ops} if store.get(k) is not None and k.startswith(prefix))
+        assert store.keys(prefix) == expected
+        assert [kv.key for kv in store.range(prefix)] == expected
+
+
+def test_refreshing_a_cache_entry_files_it_once() -> None:
+    now = [0.0]
+    cache: ExpiringCache[int] = ExpiringCache(lambda: now[0], ttl=10)
+    for _ in range(1000):  # every write refreshes the write seed's entry
+        now[0] += 0.5
+        cache.set(b"seed", 1)
+    assert len(cache._expiries) == 1 and cache.get(b"seed") == 1
+    now[0] += 11
+    cache.set(b"other", 2)  # GC: the refreshed entry has now expired
+    assert cache.get(b"seed") is None and len(cache) == 1
+
+
 @settings(deadline=None, max_examples=50)
 @given(st.lists(st.tuples(st.binary(min_size=1, max_size=4), st.floats(0, 100)), max_size=30))
 def test_expiring_cache_serves_expired_entries_until_the_next_insert(ops: list[tuple[bytes, float]]) -> None:
