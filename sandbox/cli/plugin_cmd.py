@@ -174,9 +174,10 @@ def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
-    from sandbox.kms.logs import configure_logging
+    from sandbox.kms.logs import configure_logging, skip_unused_record_fields
     from sandbox.kms.server import ServeConfig, ServeError, serve
 
+    skip_unused_record_fields()
     configure_logging(args.log_format, level=getattr(logging, args.log_level.upper()))
     config = ServeConfig(
         listen=args.listen,
