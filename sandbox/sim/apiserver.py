@@ -42,6 +42,8 @@ from sandbox.sim.transformers import ReadResult, TransformError
 from sandbox.sim.watch_cache import InitialLister
 
 RESOURCES = ("secrets", "configmaps")
+RELOAD_HOOK = "start-encryption-provider-config-automatic-reload"
+"""The post-start hook that runs the reload controller (INT-10 checks it is `ok`)."""
 KINDS = {"secrets": "Secret", "configmaps": "ConfigMap"}
 
 
@@ -398,8 +400,13 @@ class SimApiserver:
     async def health(self, path: str = "/healthz/kms-providers") -> HealthAnswer:
         if not self.running:
             return HealthAnswer(503, f"The connection to the server was refused: {self.start_error}\n")
+        hooks = (RELOAD_HOOK,) if self.reloader.enabled else ()
         return await answer(
-            path, self.kms_checks(), kms_on_livez=self.release.kms_on_livez, on_result=self._seen
+            path,
+            self.kms_checks(),
+            kms_on_livez=self.release.kms_on_livez,
+            on_result=self._seen,
+            post_start_hooks=hooks,
         )
 
     def _seen(self, endpoint: str, check: str, error: str | None) -> None:

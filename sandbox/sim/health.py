@@ -41,8 +41,13 @@ async def answer(
     *,
     kms_on_livez: bool,
     on_result: Callable[[str, str, str | None], None] | None = None,
+    post_start_hooks: Sequence[str] = (),
 ) -> HealthAnswer:
-    """Answers `path` (with an optional query string) from the KMS checks of one apiserver."""
+    """Answers `path` (with an optional query string) from the KMS checks of one apiserver.
+
+    `post_start_hooks` are hook names that have run; each is an `ok` check named
+    `poststarthook/<name>` on all three endpoints.
+    """
     parts = urlsplit(path)
     segments = [s for s in parts.path.split("/") if s]
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -52,6 +57,7 @@ async def answer(
     checks: list[tuple[str, HealthCheck]] = [(name, _ok) for name in BASE_CHECKS[endpoint]]
     if endpoint != "livez" or kms_on_livez:
         checks.extend(kms_checks)
+    checks.extend((f"poststarthook/{hook}", _ok) for hook in post_start_hooks)
     if endpoint == "readyz":
         checks.append(("shutdown", _ok))
 

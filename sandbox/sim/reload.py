@@ -76,8 +76,9 @@ class ConfigReloader:
         try:
             raw = api.settings.config_path.read_bytes()
         except OSError as exc:
+            path = api.settings.config_path
             self._fail(
-                f'error reading encryption provider configuration file "{api.settings.config_path}": {exc}'
+                f'error reading encryption provider configuration file "{path}": {_go_open_error(path, exc)}'
             )
             return
         if config_hash(raw, api.release.minor) == api.config_hash:
@@ -113,7 +114,10 @@ class ConfigReloader:
                 f"condition: {error}"
             )
             return
-        self._closing.append(api.clock.call_later(HEALTH_POLL, self._poll_health))
+        # Every 100 ms, and a last check exactly at the deadline (as a poll with a timeout ends).
+        next_at = min(api.clock.now() + HEALTH_POLL, deadline)
+        self._closing = [t for t in self._closing if not t.cancelled and t.when > api.clock.now()]
+        self._closing.append(api.clock.call_at(next_at, self._poll_health))
 
     def _swap(self, new: ProviderSet, text: str, config: EncryptionConfig) -> None:
         api = self.apiserver
@@ -140,3 +144,9 @@ class ConfigReloader:
         api.emit(
             ApiserverLifecycle(time=api.clock.now(), source=api.source, action="reload-failed", detail=error)
         )
+
+
+def _go_open_error(path: object, exc: OSError) -> str:
+    """Go's `*PathError` text: `open <path>: no such file or directory` (lower-case errno text)."""
+    reason = exc.strerror or str(exc)
+    return f"open {path}: {reason[:1].lower()}{reason[1:]}"

@@ -229,3 +229,28 @@ async def test_invalid_reload_keeps_the_old_config_and_counts_a_failure(sim: Sim
     await sim.advance(60)
     assert 'status="failure"} 1' in await sim.metrics()
     assert (await sim.create("secrets", "default", "a", {"x": b"1"})).ok
+
+
+async def test_INT_3_step_9_flipping_kdf_on_1_28_rewrites_on_a_no_op_update() -> None:
+    sim = SimBackend(BackendOptions(kube_version="1.28"))  # KMSv2KDF beta, off by default
+    async with sim:
+        created = await sim.create("secrets", "default", "a", {"x": b"1"})
+        assert (await sim.update("secrets", "default", "a")).resource_version == created.resource_version
+        first = await sim.etcd_get("/registry/secrets/default/a")
+        assert first is not None and decode_value(first)[1].dek_source_type_name == "AES_GCM_KEY"
+        rv = created.resource_version
+        for kdf, dek_type in ((True, "HKDF_SHA256_XNONCE_AES_GCM_SEED"), (False, "AES_GCM_KEY")):
+            sim.set_feature_gates({"KMSv2KDF": kdf})
+            seen = []
+            for second in range(180):  # a no-op update every second for up to 3 minutes
+                await sim.advance(1)
+                updated = (await sim.update("secrets", "default", "a")).resource_version
+                if updated != rv:
+                    seen.append(second)
+                    rv = updated
+            # The next probe (<= 1 min) re-keys into the other DEK source type; the old value is
+            # then stale on type, so exactly one no-op update rewrites it.
+            assert len(seen) == 1 and seen[0] < 60
+            value = await sim.etcd_get("/registry/secrets/default/a")
+            assert value is not None
+            assert decode_value(value)[1].dek_source_type_name == dek_type
