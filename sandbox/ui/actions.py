@@ -15,7 +15,7 @@ from sandbox.backends.base import Backend
 from sandbox.ui.session import Session
 
 NAMESPACE = "default"
-YIELD_EVERY = 20
+YIELD_EVERY = 10
 """Objects handled between two yields to the UI loop (each create is ~0.1 ms on the simulator)."""
 
 ProgressCallback = Callable[[int, int], None]

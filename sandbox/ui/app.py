@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 
 from textual import on
 from textual.app import App
@@ -40,7 +41,7 @@ READY_FILE_ENV = "KMS_SANDBOX_READY_FILE"
 
 class SandboxApp(FreePlayApp):
     TITLE = "kms-sandbox"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).parent / "app.tcss"  # absolute, so subclasses elsewhere find it
     COMMANDS = App.COMMANDS | {SandboxCommands}
 
     def __init__(

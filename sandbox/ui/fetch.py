@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sandbox.core.inspect import InspectReport
 
 HEALTH_PATHS = ("/healthz/kms-providers", "/readyz/kms-providers", "/livez")
-YIELD_EVERY = 100
+YIELD_EVERY = 25
 
 
 def describe(raw: bytes, key: str) -> InspectReport:
@@ -54,6 +54,7 @@ async def fetch_objects(
         wanted = await backend.etcd_keys(f"{backend.etcd_prefix()}/secrets/")
         for gone in set(model.objects) - set(wanted):
             del model.objects[gone]
+            model.changed_objects.add(gone)
     else:
         wanted = sorted(keys)
     for n, key in enumerate(wanted):
@@ -62,6 +63,7 @@ async def fetch_objects(
             model.objects.pop(key, None)
         else:
             model.objects[key] = stored_object(key, raw)
+        model.changed_objects.add(key)
         if n % YIELD_EVERY == YIELD_EVERY - 1:
             await asyncio.sleep(0)
     if model.selected_key and (keys is None or model.selected_key in wanted):

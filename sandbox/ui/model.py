@@ -128,6 +128,8 @@ class DashboardModel:
         """Per plugin index, refreshed from the control API after PluginStateChanged events."""
         self.plugin_error = ""
         self.objects: dict[str, StoredObject] = {}
+        self.changed_objects: set[str] = set()
+        """Keys whose row in the object list must be redrawn (the envelope panel drains it)."""
         self.written_keys: set[str] = set()
         """Keys written since the object list last re-read them from etcd."""
         self.deleted_keys: set[str] = set()
@@ -240,10 +242,12 @@ class DashboardModel:
                 self.objects[event.key] = StoredObject(
                     event.key, event.key_id, event.provider, event.prefix, event.dek_source_type, event.size
                 )
+                self.changed_objects.add(event.key)
             return {"envelope"}
         if isinstance(event, ev.StorageDeleted):
             self.objects.pop(event.key, None)
             self.deleted_keys.add(event.key)
+            self.changed_objects.add(event.key)
             return {"envelope"}
         if isinstance(event, ev.PluginStateChanged):
             self._log(event, f"plugin {event.change} {event.detail}")

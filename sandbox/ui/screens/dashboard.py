@@ -69,6 +69,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen TabPane { padding: 0; }
     """
 
+    AUTO_FOCUS = "#scenario-list"
     wide: reactive[bool] = reactive(False, recompose=True)
 
     def __init__(self, model: DashboardModel) -> None:
@@ -104,3 +105,6 @@ class DashboardScreen(Screen[None]):
         """Brings a panel into view: the tab on a small terminal (the grid shows them all)."""
         if not self.wide:
             self.query_one(TabbedContent).active = f"tab-{name}"
+        for panel in self.query(Panel):
+            if name == panel.PANEL:
+                panel.focus_main()

@@ -7,6 +7,7 @@ decoded fields plus a hex dump coloured by field.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,8 @@ from sandbox.ui.widgets.panel import Panel
 if TYPE_CHECKING:
     from sandbox.core.inspect import InspectReport
 
+MAX_ROWS = 500
+"""Rows listed; thousands of rows would only cost redraws, and the summary counts them all."""
 SHORT_TYPES = {"AES_GCM_KEY": "DEK", "HKDF_SHA256_XNONCE_AES_GCM_SEED": "SEED"}
 
 
@@ -41,7 +44,7 @@ def report_text(key: str, report: InspectReport, current_key_id: str) -> Text:
         out.append(str(value), style=style)
         out.append("\n")
 
-    row("stored as", f"{report.kind}: {report.description}")
+    row("stored as", report.kind)
     if report.prefix:
         row("prefix", report.prefix, "magenta")
     if report.key_id is not None:
@@ -66,7 +69,8 @@ def report_text(key: str, report: InspectReport, current_key_id: str) -> Text:
     if report.validation_error:
         row("invalid", report.validation_error, "bold red")
     for note in report.notes:
-        row("note", note, "italic")
+        if not note.startswith("payload not decrypted"):  # always so here: the UI holds no DEKs
+            row("note", note, "italic")
     out.rstrip()
     return out
 
@@ -76,7 +80,7 @@ class EnvelopePanel(Panel):
     TITLE = "Envelope: objects in etcd"
 
     DEFAULT_CSS = """
-    EnvelopePanel > #object-summary { height: 1; }
+    EnvelopePanel > #object-summary { height: auto; max-height: 2; }
     EnvelopePanel > #object-table { height: 1fr; min-height: 5; }
     EnvelopePanel > VerticalScroll { height: 2fr; }
     EnvelopePanel #envelope-fields { height: auto; }
@@ -106,21 +110,38 @@ class EnvelopePanel(Panel):
     def refresh_view(self) -> None:
         model = self.model
         current = model.current_key_id()
-        self._sync_rows(model.objects, current)
-        stale = sum(1 for row in self._rows.values() if row[4])
-        summary = Text(f"{len(self._rows)} objects", style="bold")
-        summary.append(f"  current write key_id: {current or '-'}")
-        if stale:
-            summary.append(f"  {stale} stale", style="bold yellow")
-        self.query_one("#object-summary", Static).update(summary)
+        if model.changed_objects or current != getattr(self, "_synced_key_id", None):
+            self._sync_rows(model.objects, current)
+            self.set_static("#object-summary", self._summary(current))
         self._draw_selected(current)
 
+    def _summary(self, current: str) -> Text:
+        """Objects per key_id: which KEKs data still sits under, at any scale."""
+        by_key = Counter(obj.key_id or "-" for obj in self.model.objects.values())
+        summary = Text(f"{len(self.model.objects):,} objects", style="bold")
+        if len(self.model.objects) > len(self._rows):
+            summary.append(f" (first {len(self._rows):,} listed)", style="dim")
+        for key_id, count in by_key.most_common(4):
+            stale = bool(current) and key_id not in (current, "-")
+            summary.append(f"  {key_id}: {count:,}", style="bold yellow" if stale else "green")
+            if stale:
+                summary.append(" stale", style="bold yellow")
+        return summary
+
     def _sync_rows(self, objects: Mapping[str, StoredObject], current: str) -> None:
+        """Adds, updates and removes rows; only the changed keys unless the write key moved."""
         table = self.query_one("#object-table", DataTable)
-        for gone in [k for k in self._rows if k not in objects]:
+        changed, self.model.changed_objects = self.model.changed_objects, set()
+        if current != getattr(self, "_synced_key_id", None) or not self._rows:
+            self._synced_key_id = current
+            changed = set(objects) | set(self._rows)  # every stale flag may have flipped
+        for gone in [k for k in changed if k in self._rows and k not in objects]:
             table.remove_row(gone)
             del self._rows[gone]
-        for key, obj in objects.items():
+        for key in sorted(k for k in changed if k in objects):
+            if key not in self._rows and len(self._rows) >= MAX_ROWS:
+                continue  # the summary line counts the rest
+            obj = objects[key]
             stale = "STALE" if obj.key_id and current and obj.key_id != current else ""
             row = (
                 short_key(key),
@@ -146,6 +167,10 @@ class EnvelopePanel(Panel):
 
     def _draw_selected(self, current: str) -> None:
         model = self.model
+        shown = (model.selected_key, model.selected_raw, model.selected_error, current)
+        if shown == getattr(self, "_shown_selection", None):
+            return  # unchanged: skip the hex view's layout pass
+        self._shown_selection = shown
         fields = self.query_one("#envelope-fields", Static)
         if not model.selected_key:
             fields.update(Text("select an object to take its etcd value apart", style="dim"))
@@ -157,7 +182,7 @@ class EnvelopePanel(Panel):
             return
         fields.update(report_text(model.selected_key, model.selected_report, current))
         segments = value_segments(model.selected_raw, model.selected_report)
-        self.query_one("#hex-legend", Static).update(legend(segments))
+        self.set_static("#hex-legend", legend(segments))
         self.query_one("#hex-view", HexView).show(model.selected_raw, segments)
 
     @on(DataTable.RowHighlighted, "#object-table")

@@ -37,9 +37,9 @@ class HealthPanel(Panel):
             results.append("\n")
         results.rstrip()
         if results.plain:
-            self.query_one("#health-results", Static).update(results)
+            self.set_static("#health-results", results)
         lines = self.model.metric_lines
         metrics = Text(
             "\n".join(lines) if lines else "no apiserver_envelope_* samples yet", style="" if lines else "dim"
         )
-        self.query_one("#metric-lines", Static).update(metrics)
+        self.set_static("#metric-lines", metrics)

@@ -70,4 +70,4 @@ class KeyringPanel(Panel):
             if i:
                 text.append("\n")
             text.append_text(describe_state(index, state))
-        self.query_one("#keyring-body", Static).update(text)
+        self.set_static("#keyring-body", text)

@@ -55,15 +55,15 @@ class NarrativePanel(Panel):
                 )
         else:
             heading.append("No scenario running", style="dim")
-        self.query_one("#narrative-heading", Static).update(heading)
+        self.set_static("#narrative-heading", heading)
         bar = self.query_one("#narrative-progress", ProgressBar)
         bar.update(total=max(progress.steps, 1), progress=len(progress.finished_steps))
         narrative = progress.narrative if progress.name and progress.narrative else FREE_PLAY
         if narrative != getattr(self, "_narrative", None):
             self._narrative = narrative
             self.query_one("#narrative-text", Markdown).update(narrative)
-        self.query_one("#expectations", Static).update(self._expectations_text())
-        self.query_one("#activity", Static).update("\n".join(list(self.model.log)[-8:]))
+        self.set_static("#expectations", self._expectations_text())
+        self.set_static("#activity", "\n".join(list(self.model.log)[-8:]))
 
     def _expectations_text(self) -> Text:
         progress = self.model.scenario

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.console import RenderableType
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -63,7 +64,22 @@ class Panel(Vertical):
         self.refresh_view()
         error = self.model.panel_errors.get(self.PANEL, "")
         self.set_class(bool(error), "-error")
-        self.query_one(".panel-error", Static).update(f"⚠ {error}" if error else "")
+        self.set_static(".panel-error", f"⚠ {error}" if error else "")
+
+    def set_static(self, selector: str, content: RenderableType) -> None:
+        """Updates a Static only when its content changed: each update costs a layout pass."""
+        widget = self.query_one(selector, Static)
+        if getattr(widget, "_last_content", None) == content:
+            return
+        widget._last_content = content  # type: ignore[attr-defined]
+        widget.update(content)
+
+    def focus_main(self) -> None:
+        """Focuses the panel's first focusable widget (its list or table), so arrow keys work."""
+        for widget in self.query("*"):
+            if widget.focusable:
+                widget.focus()
+                return
 
     def refresh_view(self) -> None:
         """Subclasses draw the model's state for this panel."""

@@ -40,7 +40,7 @@ class PluginCallsPanel(Panel):
         yield table
 
     def refresh_view(self) -> None:
-        self.query_one("#call-counts", Static).update(self._counts_text())
+        self.set_static("#call-counts", self._counts_text())
         self.query_one("#call-spark", Sparkline).data = self.model.spark_series()
         self._append_new_rows()
 

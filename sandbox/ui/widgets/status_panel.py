@@ -38,7 +38,7 @@ class StatusPanel(Panel):
         yield table
 
     def refresh_view(self) -> None:
-        self.query_one("#status-summary", Static).update(self._summary())
+        self.set_static("#status-summary", self._summary())
         self._append_probes()
 
     def _summary(self) -> Text:

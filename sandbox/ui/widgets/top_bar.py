@@ -39,4 +39,6 @@ class TopBar(Static):
             text.append(f"  ▶ {model.scenario.name}", style="cyan")
         if model.activity:
             text.append(f"  {model.activity}", style="italic")
-        self.update(text)
+        if text != getattr(self, "_last_text", None):
+            self._last_text = text
+            self.update(text)
