@@ -44,7 +44,8 @@ from sandbox.backends.base import (
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import ClockAdvanced, EventBus, LogLine
 from sandbox.core.releases import ReleaseProfile, profile_for
-from sandbox.sim.apiserver import ApiResponse, ApiserverSettings, ApiserverStartError, SimApiserver
+from sandbox.sim.api_types import ApiResponse, ApiserverSettings, ApiserverStartError
+from sandbox.sim.apiserver import SimApiserver
 from sandbox.sim.clock import Clock, make_clock
 from sandbox.sim.store import DEFAULT_PREFIX, MemoryStore, normalize_prefix
 

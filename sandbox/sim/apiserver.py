@@ -17,8 +17,6 @@ import builtins
 import dataclasses
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from sandbox.core.encryption_config import EncryptionConfig, config_hash, load_encryption_config
 from sandbox.core.errors import SandboxError
@@ -32,7 +30,15 @@ from sandbox.core.events import (
     StorageWritten,
 )
 from sandbox.core.k8s_objects import StoredObject, decode_object, encode_object
-from sandbox.core.releases import ReleaseProfile
+from sandbox.sim.api_types import (
+    KINDS,
+    RELOAD_HOOK,
+    RESOURCES,
+    ApiResponse,
+    ApiserverSettings,
+    ApiserverStartError,
+    internal_error,
+)
 from sandbox.sim.clock import Clock
 from sandbox.sim.envelope_metrics import ApiserverMetrics
 from sandbox.sim.health import HealthAnswer, answer
@@ -40,53 +46,6 @@ from sandbox.sim.providers import BuildContext, Check, ProviderSet, build_provid
 from sandbox.sim.store import KeyValue, MemoryStore, normalize_prefix
 from sandbox.sim.transformers import ReadResult, TransformError
 from sandbox.sim.watch_cache import InitialLister
-
-RESOURCES = ("secrets", "configmaps")
-RELOAD_HOOK = "start-encryption-provider-config-automatic-reload"
-"""The post-start hook that runs the reload controller (INT-10 checks it is `ok`)."""
-KINDS = {"secrets": "Secret", "configmaps": "ConfigMap"}
-
-
-class ApiserverStartError(Exception):
-    """The apiserver could not start (a fatal config error); the message is upstream's."""
-
-
-@dataclass(frozen=True)
-class ApiResponse:
-    """One API call's outcome, as kubectl would see it."""
-
-    code: int
-    reason: str = ""
-    message: str = ""
-    resource_version: str = ""
-    data: Mapping[str, bytes] = field(default_factory=dict)
-    items: tuple[str, ...] = ()
-    stale: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.code < 400
-
-
-def internal_error(error: str) -> ApiResponse:
-    return ApiResponse(500, "InternalError", f"Internal error occurred: {error}")
-
-
-@dataclass(frozen=True)
-class ApiserverSettings:
-    release: ReleaseProfile
-    config_path: Path
-    index: int = 0
-    storage_prefix: str = "/registry"
-    feature_gates: Mapping[str, bool] = field(default_factory=dict)
-    automatic_reload: bool = True
-    apiserver_id: str = ""
-    """Identity behind the `apiserver_id_hash` label ("" → `sim-apiserver-<index>`)."""
-    watch_cache: bool = True
-    """Model the watch cache: an initial LIST decoding every object after start, and one more
-    decode of every new value (upstream's metric counts show it)."""
-    fail_fast_when_down: bool = False
-    """Answer DeadlineExceeded at once when nothing listens on a plugin socket (virtual time)."""
 
 
 class SimApiserver:

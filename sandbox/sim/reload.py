@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sandbox.core.encryption_config import EncryptionConfig, config_hash, kms_close_grace_period
 from sandbox.core.events import ApiserverLifecycle
+from sandbox.sim.api_types import ApiserverStartError
 from sandbox.sim.clock import TimerHandle
 from sandbox.sim.providers import ProviderSet, merged_check
 
@@ -83,8 +84,6 @@ class ConfigReloader:
             return
         if config_hash(raw, api.release.minor) == api.config_hash:
             return  # unchanged: nothing is loaded
-        from sandbox.sim.apiserver import ApiserverStartError
-
         try:
             text, config = api.load_config()
         except ApiserverStartError as exc:

@@ -10,7 +10,8 @@ import pytest
 
 from sandbox.core.events import EventBus
 from sandbox.core.releases import profile_for
-from sandbox.sim.apiserver import ApiserverSettings, SimApiserver
+from sandbox.sim.api_types import ApiserverSettings
+from sandbox.sim.apiserver import SimApiserver
 from sandbox.sim.clock import VirtualClock
 from sandbox.sim.store import MemoryStore
 from tests.sim.base64_plugin import Base64Plugin, serve_base64

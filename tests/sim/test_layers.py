@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sandbox.core.errors import ValidationError
 from sandbox.core.releases import DOCUMENTED_THROUGH, PROFILES, profile_for
 from sandbox.core.versions import NEWEST_KUBE_MINOR, NEWEST_KUBE_VERSION
-from sandbox.sim.apiserver import ApiserverStartError
+from sandbox.sim.api_types import ApiserverStartError
 from sandbox.sim.clock import VirtualClock
 from sandbox.sim.dek_cache import ExpiringCache
 from sandbox.sim.store import MemoryStore, object_key
