@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.core.events import EventBus, StorageRead, WatchCacheListed
+from sandbox.core.events import DekCacheChanged, EventBus, StorageRead, WatchCacheListed
 from sandbox.sim.clock import VirtualClock
 from sandbox.sim.store import MemoryStore
 from sandbox.sim.watch_cache import FIRST_RETRY, MAX_RETRY
@@ -31,6 +31,8 @@ async def test_restart_decrypts_in_the_initial_list_before_any_client_read(
     assert {e.source for e in reads} == {"apiserver-0"}
     assert [e.dek_cache_hit for e in reads] == [False, True, True, True, True]
     assert [(e.ok, e.objects, e.attempt) for e in listed(bus)[-1:]] == [(True, 5, 1)]
+    cache_events = [e for e in bus.history()[reads_before:] if isinstance(e, DekCacheChanged)]
+    assert [(e.action, e.size) for e in cache_events][-2:] == [("miss", 0), ("insert", 1)]
     assert api.watch_cache.all_synced
     assert (await api.get("secrets", "default", "s3")).data == {"a": b"3"}
     assert b64.decrypt_calls == before + 1  # the client GET found the cache warm
@@ -87,3 +89,19 @@ async def test_no_watch_cache_means_no_initial_list(b64: Base64Plugin, make_api:
     assert b64.decrypt_calls == before and not listed(bus)
     assert (await api.get("secrets", "default", "a")).ok
     assert b64.decrypt_calls == before + 1  # the first client read pays instead
+
+
+async def test_an_ha_peer_restarting_decrypts_every_apiservers_seed(
+    b64: Base64Plugin, make_api: ApiFactory
+) -> None:
+    store, clock, bus = MemoryStore(), VirtualClock(), EventBus()
+    first = await make_api(v2_config(b64.endpoint), store=store, clock=clock, bus=bus)
+    second = await make_api(v2_config(b64.endpoint), store=store, clock=clock, bus=bus, index=1)
+    await first.create("secrets", "default", "a", {"a": b"1"})
+    await second.create("secrets", "default", "b", {"a": b"2"})
+    before = b64.decrypt_calls
+    await second.restart()
+    assert b64.decrypt_calls == before + 2  # its peer's seed and its own previous one
+    assert [(e.source, e.objects) for e in listed(bus)[-1:]] == [("apiserver-1", 2)]
+    assert (await second.get("secrets", "default", "a")).data == {"a": b"1"}
+    assert b64.decrypt_calls == before + 2
