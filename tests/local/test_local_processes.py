@@ -65,3 +65,32 @@ async def test_not_ready_times_out(tmp_path: Path) -> None:
         with pytest.raises(ProcessError, match="not ready after"):
             await wait_until_ready(proc, never, timeout=0.3, interval=0.05)
     assert proc.process.returncode is not None
+
+
+async def test_children_die_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of the spawning process (no cleanup code runs) still takes the child down."""
+    import signal
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from sandbox.backends.local.processes import spawn\n"
+        "async def main():\n"
+        f"    proc = await spawn('sleeper', ['sleep', '300'], Path({str(tmp_path / 'c.log')!r}))\n"
+        "    print(proc.pid, flush=True)\n"
+        "    await asyncio.sleep(300)\n"
+        "asyncio.run(main())\n"
+    )
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    child = int((await asyncio.wait_for(parent.stdout.readline(), 20)).decode())
+    await asyncio.sleep(0.3)  # the launcher has exec'd sleep by now
+    assert _alive(child)
+    parent.send_signal(signal.SIGKILL)
+    await parent.wait()
+    async with asyncio.timeout(5):
+        while _alive(child):
+            await asyncio.sleep(0.05)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -61,10 +60,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: ask Linux to SIGKILL it when the spawning thread dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+_DEATH_LAUNCHER = (
+    "import ctypes, os, signal, sys\n"
+    f"ctypes.CDLL(None).prctl({_PR_SET_PDEATHSIG}, signal.SIGKILL, 0, 0, 0)\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit(70)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+"""Sets PR_SET_PDEATHSIG, checks the parent is still there (closing the race), then execs."""
+
+
+def _with_death_signal(argv: Sequence[str]) -> list[str]:
+    """Wrap `argv` so the child is SIGKILLed when this process dies (Linux).
+
+    Why a tiny Python launcher instead of a `preexec_fn`: a `preexec_fn` makes CPython fork()
+    for real, and grpcio's fork handlers then run in the child and crash it whenever this
+    process has a gRPC stream open (the backends always do: plugin event relays). Without one,
+    CPython spawns with vfork and no handlers run; the launcher sets the signal after exec.
+    """
+    return [sys.executable, "-S", "-c", _DEATH_LAUNCHER, str(os.getpid()), *argv]
 
 
 async def spawn(
@@ -80,7 +94,8 @@ async def spawn(
     loop runs in a short-lived thread.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    preexec = _die_with_parent if die_with_parent and sys.platform == "linux" else None
+    if die_with_parent and sys.platform == "linux":
+        argv = _with_death_signal(argv)
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             *argv,
@@ -88,7 +103,6 @@ async def spawn(
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=preexec,
             env=env,
         )
     return ManagedProcess(name=name, process=process, log_path=log_path)
