@@ -335,3 +335,16 @@ class WatchCacheListed(Event):
     error: str = ""
     retry_in: float = 0.0
     """Seconds until the next attempt (0 after a success)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitProgress(Event):
+    """A real backend is waiting out real time (`advance` on local/kind): how far along it is.
+
+    Published every few seconds so a scenario whose real duration is minutes shows progress.
+    """
+
+    kind: ClassVar[str] = "clock.wait"
+    waited: float
+    total: float
+    reason: str = ""

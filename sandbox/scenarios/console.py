@@ -19,11 +19,13 @@ from rich.text import Text
 from sandbox.core.events import (
     Event,
     ExpectationChecked,
+    LogLine,
     OperationFinished,
     ScenarioFinished,
     ScenarioStarted,
     StepFinished,
     StepStarted,
+    WaitProgress,
 )
 
 
@@ -65,6 +67,12 @@ class ConsolePrinter:
                 out.print(Text(f"  ✗ {event.description}", style="bold red"))
                 out.print(Text(f"      expected: {event.expected}", style="red"))
                 out.print(Text(f"      observed: {event.observed}", style="red"))
+        elif isinstance(event, WaitProgress) and event.total >= 30 and round(event.waited) % 30 == 0:
+            # Real backends wait for real: a line every 30 s shows a minutes-long step is alive.
+            why = f" ({event.reason})" if event.reason else ""
+            out.print(Text(f"    … {_duration(event.waited)} of {_duration(event.total)}{why}", style="dim"))
+        elif isinstance(event, LogLine) and event.level == "warning":
+            out.print(Text(f"  ! {event.source}: {event.text}", style="yellow"))
         elif isinstance(event, StepFinished) and not event.ok:
             out.print(Text(f"  step {event.index + 1} failed", style="bold red"))
         elif isinstance(event, ScenarioFinished):
