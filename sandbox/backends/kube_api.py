@@ -201,26 +201,26 @@ class KubeApi:
 
     # --- health and metrics -------------------------------------------------------------------
     async def raw_get(self, path: str) -> HealthResult:
-        """GET any path (e.g. /readyz?verbose); non-2xx answers come back, not raised."""
-        resource, _, query = path.partition("?")
-        params = [tuple(p.split("=", 1)) if "=" in p else (p, "") for p in query.split("&") if p]
+        """GET any path (e.g. /readyz?verbose); non-2xx answers come back, not raised.
+
+        kubernetes >= 31 (the new generator) takes a full URL and returns the response whatever
+        its status; a connection failure raises ApiException(status=0) or a urllib3 error.
+        """
+        url = self.api_client.configuration.host.rstrip("/") + path
         try:
-            response = await self._call(
+            response = await asyncio.to_thread(
                 self.api_client.call_api,
-                resource,
                 "GET",
-                query_params=params,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
+                url,
+                header_params={"Accept": "*/*"},
+                _request_timeout=REQUEST_TIMEOUT_S,
             )
+            body = await asyncio.to_thread(response.read)
         except ApiException as exc:
-            return HealthResult(code=int(exc.status or 0), body=str(exc.body or "").strip())
+            return HealthResult(code=int(exc.status or 0), body=str(exc.body or exc.reason or "").strip())
         except Exception as exc:
             return HealthResult(code=0, body=f"{type(exc).__name__}: {exc}")
-        return HealthResult(
-            code=response.status, body=(response.data or b"").decode(errors="replace").strip()
-        )
+        return HealthResult(code=int(response.status), body=(body or b"").decode(errors="replace").strip())
 
     async def health(self, path: str = "/healthz/kms-providers") -> HealthResult:
         return await self.raw_get(path)
