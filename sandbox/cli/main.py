@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "sandbox.cli.inspect_cmd",
     "sandbox.cli.setup_cmd",
     "sandbox.cli.cluster_cmd",
+    "sandbox.cli.env_cmd",
 )
 
 

@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     run.add_argument("--report", metavar="DIR", help="write a bug-report bundle per scenario into DIR")
     run.add_argument("--junit", metavar="FILE", help="write JUnit XML results to FILE")
     run.add_argument("--json", action="store_true", help="print every event as a JSON line instead of text")
+    run.add_argument(
+        "--state-dir", default="", metavar="DIR", help="local/kind: where sockets, keys, logs and data go"
+    )
+    run.add_argument("--keep", action="store_true", help="keep the state directory after the run")
     run.set_defaults(func=run_command)
 
     listing = subparsers.add_parser("scenarios", help="list the bundled scenario catalogue")
@@ -111,7 +115,9 @@ async def _run_all(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
     for scenario in scenarios:
         bus = EventBus(history=200_000)
         bus.subscribe(printer)
-        options = backend_options_for(scenario, kube_version=args.kube_version)
+        options = backend_options_for(
+            scenario, kube_version=args.kube_version, state_dir=args.state_dir, keep=args.keep
+        )
         backend = make_backend(args.backend, options, bus)
         try:
             async with backend:
