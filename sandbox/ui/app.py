@@ -134,7 +134,8 @@ class SandboxApp(FreePlayApp):
         dirty = self.model.apply(message.events)
         if self.model.written_keys or self.model.deleted_keys:
             self._refresh("objects")
-        kinds = {e.kind for e in message.events}
+        # Cached probes are what our own health fetch causes: refreshing on them would loop.
+        kinds = {e.kind for e in message.events if not (isinstance(e, ev.StatusProbed) and e.cached)}
         if kinds & {ev.PluginStateChanged.kind, ev.ApiserverLifecycle.kind}:
             self._refresh("keyring")
         if kinds & {ev.HealthChanged.kind, ev.StatusProbed.kind, ev.ApiserverLifecycle.kind}:

@@ -112,6 +112,11 @@ async def test_no_plugin_process_survives_quitting_the_app() -> None:
         await wait_for(lambda: app.session.running and 0 in app.model.plugin_states, timeout=30)
         pid = app.model.plugin_states[0].pid
         assert pid and process_alive(pid)
+        # The UI's own health fetches must not feed on the cached probes they cause.
+        await pilot.pause(0.5)
+        before = app.model.cached_probes
+        await pilot.pause(1.0)
+        assert app.model.cached_probes == before
         await pilot.press("q")
     # backend.stop() ran inside the app's shutdown; give the kernel a moment to reap the child.
     await wait_for(lambda: not process_alive(pid), timeout=10)
