@@ -471,6 +471,17 @@ class Step:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Differential:
+    """How the sim-versus-local differential test (tests/differential) compares this scenario."""
+
+    ignore: tuple[Literal["operations", "expectations", "calls", "objects"], ...] = ()
+    """Transcript categories left out of the comparison because they are timing-bound on a real
+    apiserver (e.g. how many probes fit in a real minute); everything else must match."""
+    reason: str = ""
+    """Why those differences are timing-bound and not a simulator bug."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Metadata:
     name: str
     """Catalogue name, lowercase with dashes."""
@@ -483,6 +494,8 @@ class Metadata:
     backends: tuple[Literal["sim", "local", "kind"], ...] = ("sim", "local", "kind")
     parameters: Mapping[str, int | float | str | bool] = field(default_factory=dict)
     """Parameter names and defaults, overridable with --set NAME=VALUE."""
+    differential: Differential = field(default_factory=Differential)
+    """What the sim-versus-local differential test may leave out, and why."""
 
 
 @dataclass(frozen=True, kw_only=True)
