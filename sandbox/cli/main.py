@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from sandbox import __version__
+from sandbox.backends.base import BackendError
 from sandbox.cli.errors import CliError
 
 COMMAND_MODULES = (
@@ -55,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"kms-sandbox: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BackendError as exc:
+        # A backend that cannot start (unsupported release, missing binary, dead process) is
+        # the user's environment, not a bug: one line, no traceback.
+        print(f"kms-sandbox: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("kms-sandbox: interrupted", file=sys.stderr)
         return 130
