@@ -242,7 +242,12 @@ async def _metric(exp: m.MetricExpect, ctx: RunContext) -> Check:
 
 
 async def _probe(exp: m.ProbeExpect, ctx: RunContext) -> Check:
-    probes = [p for p in ctx.probes_this_step() if not exp.provider or p.provider == exp.provider]
+    server = f"apiserver-{exp.apiserver}"
+    probes = [
+        p
+        for p in ctx.probes_this_step()
+        if (not exp.provider or p.provider == exp.provider) and (exp.apiserver is None or p.source == server)
+    ]
     key_id = await ctx.resolve_key(exp.key_id) if exp.key_id is not None else None
     expected = []
     for label, value in (
@@ -254,7 +259,9 @@ async def _probe(exp: m.ProbeExpect, ctx: RunContext) -> Check:
         if value is not None:
             expected.append(f"{label} {value!r}" if isinstance(value, str) else f"{label}={value}")
     text = ", ".join(expected) or "any result"
-    description = f"the latest Status probe{' of ' + exp.provider if exp.provider else ''} this step: {text}"
+    of = f" of {exp.provider}" if exp.provider else ""
+    by = f" by apiserver {exp.apiserver}" if exp.apiserver is not None else ""
+    description = f"the latest Status probe{of}{by} this step: {text}"
     if not probes:
         return Check(False, description, text, "no probe yet this step")
     last = probes[-1]

@@ -219,6 +219,20 @@ class PluginLatencyOp(PluginOp):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PluginLagOp(PluginOp):
+    """Makes plugin replicas lag: a paused replica keeps its copy of the shared keyring.
+
+    Replicas share one keyring (one remote KMS). A paused replica ignores rotations made through
+    the others: its Status keeps reporting the old key_id and its Decrypt cannot unwrap data
+    wrapped under a newer KEK (NOT_FOUND), like a KMS replica the new key has not reached yet.
+    """
+
+    key: ClassVar[str] = "pluginLag"
+    paused: bool = True
+    """true: stop following the shared keyring; false: catch up at the next call."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class PluginStopOp(PluginOp):
     """Stops the plugin process; its socket goes away."""
 
@@ -418,6 +432,8 @@ class ProbeExpect(BaseExpect):
 
     key: ClassVar[str] = "probe"
     provider: str = ""
+    apiserver: int | None = None
+    """Only probes made by this apiserver; empty means any."""
     ok: bool | None = None
     healthz: str | None = None
     key_id: str | None = None
@@ -439,6 +455,7 @@ Operation = (
     | PluginRestoreOp
     | PluginFaultOp
     | PluginLatencyOp
+    | PluginLagOp
     | PluginStopOp
     | PluginStartOp
     | RestartApiserverOp

@@ -173,7 +173,9 @@ async def _restore(op: m.PluginRestoreOp, ctx: RunContext) -> OpRecord:
         await client.set_outage("none")
         await client.set_health()
         await client.clear_faults()
-    return OpRecord(op.key, op.id, "plugin restored: healthy, no outage, no faults")
+        await client.clear_annotations()
+        await client.set_keyring_sync(paused=False)
+    return OpRecord(op.key, op.id, "plugin restored: healthy, no outage, no faults, no lag")
 
 
 async def _fault(op: m.PluginFaultOp, ctx: RunContext) -> OpRecord:
@@ -198,6 +200,16 @@ async def _latency(op: m.PluginLatencyOp, ctx: RunContext) -> OpRecord:
     return OpRecord(
         op.key, op.id, f"remote KMS latency: Encrypt {op.encrypt_ms:g} ms, Decrypt {op.decrypt_ms:g} ms"
     )
+
+
+async def _lag(op: m.PluginLagOp, ctx: RunContext) -> OpRecord:
+    indices = ctx.plugin_indices(op.plugin)
+    for i in indices:
+        await ctx.client(i).set_keyring_sync(paused=op.paused)
+    which = "every plugin replica" if op.plugin == "all" else f"plugin replica {op.plugin}"
+    if op.paused:
+        return OpRecord(op.key, op.id, f"{which} lags: it keeps its copy of the keyring")
+    return OpRecord(op.key, op.id, f"{which} follows the shared keyring again")
 
 
 async def _stop(op: m.PluginStopOp, ctx: RunContext) -> OpRecord:
@@ -309,6 +321,7 @@ _HANDLERS: dict[type[Any], Callable[[Any, RunContext], Awaitable[OpRecord]]] = {
     m.PluginRestoreOp: _restore,
     m.PluginFaultOp: _fault,
     m.PluginLatencyOp: _latency,
+    m.PluginLagOp: _lag,
     m.PluginStopOp: _stop,
     m.PluginStartOp: _start,
     m.RestartApiserverOp: _restart_apiserver,
