@@ -233,6 +233,22 @@ class PluginLagOp(PluginOp):
 
 
 @dataclass(frozen=True, kw_only=True)
+class PluginAnnotationsOp(PluginOp):
+    """Makes Encrypt return extra annotations (for the apiserver's annotation validation).
+
+    The apiserver validates every Encrypt response's annotations: keys must be dotted DNS names
+    and keys plus values must total at most 32 KiB. Empty `annotations` and no padding clear the
+    override. Decrypt ignores annotations, so data wrapped meanwhile stays readable.
+    """
+
+    key: ClassVar[str] = "pluginAnnotations"
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations Encrypt returns besides the plugin's own."""
+    pad_annotations_to: int = 0
+    """Adds a filler annotation so that keys plus values total this many bytes."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class PluginStopOp(PluginOp):
     """Stops the plugin process; its socket goes away."""
 
@@ -456,6 +472,7 @@ Operation = (
     | PluginFaultOp
     | PluginLatencyOp
     | PluginLagOp
+    | PluginAnnotationsOp
     | PluginStopOp
     | PluginStartOp
     | RestartApiserverOp

@@ -8,7 +8,7 @@ step may expect, so they are recorded, not raised. Only an operation that cannot
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -258,18 +258,41 @@ async def _rewrite_envelope(op: m.RewriteEnvelopeOp, ctx: RunContext) -> OpRecor
     if value is None:
         return OpRecord(op.key, op.id, f"rewrite {key}", error=f"{key} is not in etcd")
     provider, obj = kmsv2_format.decode_value(value)
-    annotations = {k: v.encode() for k, v in op.annotations.items()}
-    used = sum(len(k) + len(v) for k, v in annotations.items())
-    if op.pad_annotations_to > used:
-        filler = "padding.kms-sandbox.dev"
-        annotations[filler] = b"x" * max(op.pad_annotations_to - used - len(filler), 0)
+    annotations = padded_annotations(op.annotations, op.pad_annotations_to)
     await ctx.backend.etcd_put(
         key, kmsv2_format.encode_value(provider, replace(obj, annotations=annotations))
     )
-    total = sum(len(k) + len(v) for k, v in annotations.items())
-    return OpRecord(
-        op.key, op.id, f"rewrite {key} in etcd: annotations {sorted(annotations)} ({total} bytes)"
-    )
+    return OpRecord(op.key, op.id, f"rewrite {key} in etcd: {_annotations_phrase(annotations)}")
+
+
+async def _annotations(op: m.PluginAnnotationsOp, ctx: RunContext) -> OpRecord:
+    extra = padded_annotations(op.annotations, op.pad_annotations_to)
+    for i in ctx.plugin_indices(op.plugin):
+        await ctx.client(i).set_annotations(extra)
+    if not extra:
+        return OpRecord(op.key, op.id, "Encrypt returns only the plugin's own annotation again")
+    return OpRecord(op.key, op.id, f"Encrypt also returns {_annotations_phrase(extra)}")
+
+
+PADDING_KEY = "padding.kms-sandbox.dev"
+
+
+def padded_annotations(annotations: Mapping[str, str], pad_to: int) -> dict[str, bytes]:
+    """`annotations` as bytes, plus a filler so that keys plus values total `pad_to` bytes."""
+    out = {k: v.encode() for k, v in annotations.items()}
+    used = annotations_size(out)
+    if pad_to > used:
+        out[PADDING_KEY] = b"x" * max(pad_to - used - len(PADDING_KEY), 0)
+    return out
+
+
+def annotations_size(annotations: Mapping[str, bytes]) -> int:
+    """Keys plus values, in bytes: what the apiserver holds against its 32 KiB limit."""
+    return sum(len(k.encode()) + len(v) for k, v in annotations.items())
+
+
+def _annotations_phrase(annotations: Mapping[str, bytes]) -> str:
+    return f"annotations {sorted(annotations)} ({annotations_size(annotations)} bytes)"
 
 
 async def _poll_health(op: m.PollHealthOp, ctx: RunContext) -> OpRecord:
@@ -322,6 +345,7 @@ _HANDLERS: dict[type[Any], Callable[[Any, RunContext], Awaitable[OpRecord]]] = {
     m.PluginFaultOp: _fault,
     m.PluginLatencyOp: _latency,
     m.PluginLagOp: _lag,
+    m.PluginAnnotationsOp: _annotations,
     m.PluginStopOp: _stop,
     m.PluginStartOp: _start,
     m.RestartApiserverOp: _restart_apiserver,

@@ -72,7 +72,7 @@ def test_run_failing_scenario_exits_1_with_json_and_junit(tmp_path: Path) -> Non
 def test_run_passing_scenario_prints_narrative_and_writes_a_report(tmp_path: Path) -> None:
     out = cli("run", "annotation-limits", "--report", str(tmp_path / "r"))
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "Step 1/3: A valid annotation" in out.stdout
+    assert "Step 1/7: A valid annotation" in out.stdout
     assert "annotation-limits passed" in out.stdout
     assert "\x1b[" not in out.stdout, "no colour when not a terminal"
     bundle = tmp_path / "r" / "annotation-limits"
