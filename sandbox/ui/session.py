@@ -46,7 +46,7 @@ class Session:
         self._control_factory = control_factory or default_control_factory
         self.backend: Backend | None = None
         self.running = False
-        self._controls: dict[int, PluginControlClient] = {}
+        self._controls: dict[tuple[int, str], PluginControlClient] = {}
         self._lock = asyncio.Lock()
 
     def build(self, options: BackendOptions | None = None) -> Backend:
@@ -71,23 +71,28 @@ class Session:
     async def stop(self) -> None:
         """Stops the backend and closes the control clients; idempotent and safe after a failed start."""
         async with self._lock:
+            self.running = False  # first: no new control client may be made for a dying backend
             await self._close_controls()
             if self.backend is not None:
                 await self._stop_backend(self.backend)
-            self.running = False
 
     async def _stop_backend(self, backend: Backend) -> None:
         await asyncio.wait_for(backend.stop(), STOP_TIMEOUT_S)
 
     def control(self, index: int = 0) -> PluginControlClient:
-        """A control client for plugin `index` of the current backend (made once, reused)."""
-        if self.backend is None:
-            raise RuntimeError("no backend is running yet")
-        if index not in self._controls:
-            endpoint = self.backend.plugin_control_endpoint(index)
+        """A control client for plugin `index` of the running backend (made once, reused).
+
+        Clients are keyed by endpoint too: a fetch racing a backend swap must never get (and
+        cache) a client of the backend that was just stopped.
+        """
+        if self.backend is None or not self.running:
+            raise RuntimeError("the backend is not running")
+        endpoint = self.backend.plugin_control_endpoint(index)
+        key = (index, endpoint)
+        if key not in self._controls:
             source = "plugin" if index == 0 else f"plugin-{index}"
-            self._controls[index] = self._control_factory(endpoint, source)
-        return self._controls[index]
+            self._controls[key] = self._control_factory(endpoint, source)
+        return self._controls[key]
 
     def forget_controls(self) -> None:
         """Drops clients after a plugin restart; their channels reconnect lazily anyway."""
