@@ -104,7 +104,10 @@ class KeyringFile:
         except OSError as exc:
             raise KeystoreError(f"cannot read keyring {self.path}: {exc.strerror or exc}") from None
         if st.st_mode & 0o077:
-            os.chmod(self.path, 0o600)  # someone loosened it; tighten rather than refuse, the keys are ours
+            # Someone loosened it; tighten rather than refuse, the keys are ours. (Not ours to
+            # chmod, e.g. another user's file: keep reading rather than fail every call.)
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
         try:
             data = json.loads(raw)
         except ValueError as exc:
