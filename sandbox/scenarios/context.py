@@ -79,6 +79,10 @@ class RunContext:
     def plugin_indices(self, which: int | AllOr) -> list[int]:
         return list(range(self.backend.plugin_count)) if which == "all" else [int(which)]
 
+    def clients(self, which: int | AllOr) -> list[PluginControlClient]:
+        """The control clients of plugin `which` (an index, or "all")."""
+        return [self.client(i) for i in self.plugin_indices(which)]
+
     def client(self, index: int) -> PluginControlClient:
         if index not in self._clients:
             endpoint = self.backend.plugin_control_endpoint(index)

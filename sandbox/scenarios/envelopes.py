@@ -1,25 +1,23 @@
-"""What a scenario can say about a stored value, read straight from etcd: metadata only.
+"""What a scenario can say about a stored value: a thin view over the core inspector.
 
-`EnvelopeView` names the provider type and name from the prefix and, for KMS v2, the
-EncryptedObject's key_id, DEK-source type and a hash of the wrapped DEK/seed (to count distinct
-seeds). The payload is never decrypted here and no plaintext or key material is kept.
+Decoding lives in `sandbox.core.inspect` (prefixes, EncryptedObject, KMS v1 and local-provider
+layouts); this module only flattens an `InspectReport` into the few fields expectations compare
+and reports save. The payload is never decrypted here and no plaintext or key material is kept:
+`dek_source_hash` is a hash of the *wrapped* DEK/seed, enough to count distinct seeds.
 
-`first_provider_prefix` reads an EncryptionConfiguration to learn which prefix a write would use
-now, which is what decides staleness on the provider level (spec 4.6, 4.7).
+`first_provider_prefix` asks the core EncryptionConfiguration model which prefix a write would
+use now, which is what decides staleness on the provider level (spec 4.6, 4.7).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
-import yaml
-
-from sandbox.core import kmsv1_format, kmsv2_format
+from sandbox.core.encryption_config import decode_encryption_config, provider_chain_for
 from sandbox.core.errors import SandboxError
-
-ENC_PREFIX = b"k8s:enc:"
+from sandbox.core.inspect import inspect_value
+from sandbox.core.prefixes import describe_prefix
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class EnvelopeView:
     prefix: str = ""
     """The `k8s:enc:<type>:<version>:<name>:` prefix, "" for plaintext."""
     provider_type: str = "identity"
-    """"kms-v2", "kms-v1", "aescbc", "aesgcm", "secretbox" or "identity"."""
+    """"kms-v2", "kms-v1", "aescbc", "aesgcm", "secretbox", "identity" or "unknown"."""
     provider: str = ""
     key_id: str = ""
     dek_source_type: str = ""
@@ -37,6 +35,9 @@ class EnvelopeView:
     """sha256 of encryptedDEKSource: equal hashes mean the same seed/DEK (wrapped, never the key)."""
     size: int = 0
     error: str = ""
+    """Why the value could not be decoded at all ("" when it could)."""
+    invalid: str = ""
+    """What the apiserver's EncryptedObject validation says about it ("" when valid)."""
 
     def summary(self) -> str:
         if not self.present:
@@ -50,54 +51,36 @@ class EnvelopeView:
             parts.append(self.dek_source_type)
         if self.error:
             parts.append(f"undecodable: {self.error}")
+        elif self.invalid:
+            parts.append(f"invalid: {self.invalid}")
         return " ".join(parts)
 
 
 def view_value(value: bytes | None) -> EnvelopeView:
+    """The envelope metadata of a stored value (None: the key is not in etcd)."""
     if value is None:
         return EnvelopeView(present=False)
-    if not value.startswith(ENC_PREFIX):
-        return EnvelopeView(present=True, size=len(value))
-    if value.startswith(kmsv2_format.PREFIX_BYTES):
-        try:
-            name, obj = kmsv2_format.decode_value(value)
-        except SandboxError as exc:
-            return EnvelopeView(True, True, kmsv2_format.PREFIX, "kms-v2", size=len(value), error=str(exc))
+    try:
+        report = inspect_value(value)
+    except SandboxError as exc:  # a damaged envelope: say what it claims to be, and why it is not
+        info = describe_prefix(value)
         return EnvelopeView(
-            present=True,
-            encrypted=True,
-            prefix=f"{kmsv2_format.PREFIX}{name}:",
-            provider_type="kms-v2",
-            provider=name,
-            key_id=obj.key_id,
-            dek_source_type=obj.dek_source_type_name,
-            dek_source_hash=hashlib.sha256(obj.encrypted_dek_source).hexdigest()[:16],
-            size=len(value),
+            True, info.kind != "identity", info.prefix, info.kind, info.name, size=len(value), error=str(exc)
         )
-    if value.startswith(kmsv1_format.PREFIX_BYTES):
-        try:
-            name, edek, _ = kmsv1_format.split_v1_value(value)
-        except SandboxError as exc:
-            return EnvelopeView(True, True, kmsv1_format.PREFIX, "kms-v1", size=len(value), error=str(exc))
-        return EnvelopeView(
-            present=True,
-            encrypted=True,
-            prefix=f"{kmsv1_format.PREFIX}{name}:",
-            provider_type="kms-v1",
-            provider=name,
-            dek_source_hash=hashlib.sha256(edek).hexdigest()[:16],
-            size=len(value),
-        )
-    # k8s:enc:<type>:v1:<key name>:
-    parts = value.split(b":", 5)
-    if len(parts) >= 5:
-        kind, name = parts[2].decode(errors="replace"), parts[4].decode(errors="replace")
-        return EnvelopeView(True, True, f"k8s:enc:{kind}:v1:{name}:", kind, name, size=len(value))
-    return EnvelopeView(True, True, "k8s:enc:", "unknown", size=len(value), error="unrecognised prefix")
-
-
-def _matches(rule: str, resource: str) -> bool:
-    return rule in (resource, f"{resource}.", "*.", "*.*")
+    source = report.encrypted_dek_source
+    return EnvelopeView(
+        present=True,
+        encrypted=report.encrypted,
+        prefix=report.prefix,
+        provider_type=report.kind,
+        provider=report.provider,
+        key_id=report.key_id or "",
+        dek_source_type=report.dek_source_type or "",
+        dek_source_hash=hashlib.sha256(source).hexdigest()[:16] if source else "",
+        size=report.size,
+        error="unrecognised prefix" if report.kind == "unknown" else "",
+        invalid=report.validation_error or "",
+    )
 
 
 def first_provider_prefix(config_yaml: str, resource: str = "secrets") -> str | None:
@@ -105,27 +88,8 @@ def first_provider_prefix(config_yaml: str, resource: str = "secrets") -> str | 
     if not config_yaml.strip():
         return None
     try:
-        config: Any = yaml.safe_load(config_yaml)
-    except yaml.YAMLError:
+        config = decode_encryption_config(config_yaml)
+    except SandboxError:
         return None
-    if not isinstance(config, dict):
-        return None
-    ranked: list[tuple[int, Any]] = []
-    for entry in config.get("resources") or []:
-        for rule in entry.get("resources") or []:
-            if _matches(str(rule), resource):
-                rank = 0 if str(rule).rstrip(".") == resource else (1 if rule == "*." else 2)
-                ranked.append((rank, entry.get("providers") or []))
-    if not ranked:
-        return ""  # unmatched resources are stored by an identity transformer
-    providers = min(ranked, key=lambda r: r[0])[1]
-    if not providers or not isinstance(providers[0], dict):
-        return None
-    kind, body = next(iter(providers[0].items()))
-    if kind == "identity":
-        return ""
-    if kind == "kms":
-        version = "v2" if str((body or {}).get("apiVersion", "v1")) == "v2" else "v1"
-        return f"k8s:enc:kms:{version}:{(body or {}).get('name', '')}:"
-    keys = (body or {}).get("keys") or [{}]
-    return f"k8s:enc:{kind}:v1:{keys[0].get('name', '')}:"
+    providers = provider_chain_for(config, resource)
+    return providers[0].prefix if providers else None

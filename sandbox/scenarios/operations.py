@@ -153,8 +153,8 @@ async def _retire(op: m.RetireKeyOp, ctx: RunContext) -> OpRecord:
 async def _health(op: m.PluginHealthOp, ctx: RunContext) -> OpRecord:
     mode = op.key_id if op.key_id in ("real", "empty", "too-long") else "custom"
     custom = op.key_id if mode == "custom" else ""
-    for i in ctx.plugin_indices(op.plugin):
-        await ctx.client(i).set_health(op.healthz, mode, custom, op.version)
+    for client in ctx.clients(op.plugin):
+        await client.set_health(op.healthz, mode, custom, op.version)
     parts = [f"healthz={op.healthz!r}", f"key_id={op.key_id}"] + (
         [f"version={op.version}"] if op.version else []
     )
@@ -162,14 +162,13 @@ async def _health(op: m.PluginHealthOp, ctx: RunContext) -> OpRecord:
 
 
 async def _outage(op: m.PluginOutageOp, ctx: RunContext) -> OpRecord:
-    for i in ctx.plugin_indices(op.plugin):
-        await ctx.client(i).set_outage(op.mode)
+    for client in ctx.clients(op.plugin):
+        await client.set_outage(op.mode)
     return OpRecord(op.key, op.id, f"plugin outage ({op.mode}): KMS calls fail")
 
 
 async def _restore(op: m.PluginRestoreOp, ctx: RunContext) -> OpRecord:
-    for i in ctx.plugin_indices(op.plugin):
-        client = ctx.client(i)
+    for client in ctx.clients(op.plugin):
         await client.set_outage("none")
         await client.set_health()
         await client.clear_faults()
@@ -179,8 +178,8 @@ async def _restore(op: m.PluginRestoreOp, ctx: RunContext) -> OpRecord:
 
 
 async def _fault(op: m.PluginFaultOp, ctx: RunContext) -> OpRecord:
-    for i in ctx.plugin_indices(op.plugin):
-        await ctx.client(i).add_fault(
+    for client in ctx.clients(op.plugin):
+        await client.add_fault(
             op.method,
             latency_ms=op.latency_ms,
             code=op.code,
@@ -195,17 +194,16 @@ async def _fault(op: m.PluginFaultOp, ctx: RunContext) -> OpRecord:
 
 
 async def _latency(op: m.PluginLatencyOp, ctx: RunContext) -> OpRecord:
-    for i in ctx.plugin_indices(op.plugin):
-        await ctx.client(i).set_remote_latency(op.encrypt_ms, op.decrypt_ms)
+    for client in ctx.clients(op.plugin):
+        await client.set_remote_latency(op.encrypt_ms, op.decrypt_ms)
     return OpRecord(
         op.key, op.id, f"remote KMS latency: Encrypt {op.encrypt_ms:g} ms, Decrypt {op.decrypt_ms:g} ms"
     )
 
 
 async def _lag(op: m.PluginLagOp, ctx: RunContext) -> OpRecord:
-    indices = ctx.plugin_indices(op.plugin)
-    for i in indices:
-        await ctx.client(i).set_keyring_sync(paused=op.paused)
+    for client in ctx.clients(op.plugin):
+        await client.set_keyring_sync(paused=op.paused)
     which = "every plugin replica" if op.plugin == "all" else f"plugin replica {op.plugin}"
     if op.paused:
         return OpRecord(op.key, op.id, f"{which} lags: it keeps its copy of the keyring")
@@ -267,8 +265,8 @@ async def _rewrite_envelope(op: m.RewriteEnvelopeOp, ctx: RunContext) -> OpRecor
 
 async def _annotations(op: m.PluginAnnotationsOp, ctx: RunContext) -> OpRecord:
     extra = padded_annotations(op.annotations, op.pad_annotations_to)
-    for i in ctx.plugin_indices(op.plugin):
-        await ctx.client(i).set_annotations(extra)
+    for client in ctx.clients(op.plugin):
+        await client.set_annotations(extra)
     if not extra:
         return OpRecord(op.key, op.id, "Encrypt returns only the plugin's own annotation again")
     return OpRecord(op.key, op.id, f"Encrypt also returns {_annotations_phrase(extra)}")

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.backends.base import Backend, BackendOptions
 from sandbox.core.events import (
+    Event,
     ExpectationChecked,
     OperationFinished,
     ScenarioFinished,
@@ -106,16 +107,10 @@ class ScenarioRun:
     def done(self) -> bool:
         return len(self.results) >= len(self.steps)
 
-    def _publish_scenario_start(self) -> None:
+    def _emit(self, event_type: Callable[..., Event], **fields: Any) -> None:
+        """Publishes a runner event stamped with the run's clock, source and scenario."""
         self.backend.events.publish(
-            ScenarioStarted(
-                time=self.backend.now(),
-                source=SOURCE,
-                scenario=self.scenario.name,
-                title=self.scenario.title,
-                backend=self.backend.name,
-                steps=len(self.steps),
-            )
+            event_type(time=self.backend.now(), source=SOURCE, scenario=self.scenario.name, **fields)
         )
 
     async def _prepare(self) -> None:
@@ -123,7 +118,9 @@ class ScenarioRun:
             return
         self._prepared = True
         self._started_real, self._started_virtual = time.perf_counter(), self.backend.now()
-        self._publish_scenario_start()
+        self._emit(
+            ScenarioStarted, title=self.scenario.title, backend=self.backend.name, steps=len(self.steps)
+        )
         await self.context.remember_initial_keys()
         latency = self.scenario.plugin.remote_latency_ms
         if latency.encrypt or latency.decrypt:
@@ -150,18 +147,9 @@ class ScenarioRun:
             raise ValueError(f"step {index} cannot run now: the next step is {len(self.results)}")
         await self._prepare()
         step = self.steps[index]
-        events, ctx, name = self.backend.events, self.context, self.scenario.name
+        ctx = self.context
         real0, virtual0 = time.perf_counter(), self.backend.now()
-        events.publish(
-            StepStarted(
-                time=virtual0,
-                source=SOURCE,
-                scenario=name,
-                index=index,
-                name=step.name,
-                narrative=step.narrative,
-            )
-        )
+        self._emit(StepStarted, index=index, name=step.name, narrative=step.narrative)
         await ctx.begin_step(index)
         failures: list[str] = []
         summaries: list[str] = []
@@ -176,17 +164,13 @@ class ScenarioRun:
             for exp in step.expect:
                 check, _ = await poll(exp, ctx)
                 checks.append(check)
-                events.publish(
-                    ExpectationChecked(
-                        time=self.backend.now(),
-                        source=SOURCE,
-                        scenario=name,
-                        step=index,
-                        description=check.description,
-                        ok=check.ok,
-                        expected=check.expected,
-                        observed=check.observed,
-                    )
+                self._emit(
+                    ExpectationChecked,
+                    step=index,
+                    description=check.description,
+                    ok=check.ok,
+                    expected=check.expected,
+                    observed=check.observed,
                 )
                 if not check.ok:
                     failures.append(
@@ -204,17 +188,7 @@ class ScenarioRun:
             virtual_s=self.backend.now() - virtual0,
         )
         self.results.append(result)
-        events.publish(
-            StepFinished(
-                time=self.backend.now(),
-                source=SOURCE,
-                scenario=name,
-                index=index,
-                name=step.name,
-                ok=result.ok,
-                duration_s=result.duration_s,
-            )
-        )
+        self._emit(StepFinished, index=index, name=step.name, ok=result.ok, duration_s=result.duration_s)
         return result
 
     async def _operation(self, op: m.Operation, index: int) -> OpRecord:
@@ -223,17 +197,13 @@ class ScenarioRun:
         except Exception as exc:  # a broken plugin or backend: say so and end the step
             record = OpRecord(op.key, getattr(op, "id", ""), f"{op.key} could not run", error=_one_line(exc))
         self.context.record(record)
-        self.backend.events.publish(
-            OperationFinished(
-                time=self.backend.now(),
-                source=SOURCE,
-                scenario=self.scenario.name,
-                step=index,
-                operation=op.key,
-                ok=record.ok,
-                summary=record.summary,
-                error=record.first_error(),
-            )
+        self._emit(
+            OperationFinished,
+            step=index,
+            operation=op.key,
+            ok=record.ok,
+            summary=record.summary,
+            error=record.first_error(),
         )
         return record
 
@@ -265,16 +235,12 @@ class ScenarioRun:
                 virtual_s=self.backend.now() - self._started_virtual,
                 failures=failures,
             )
-            self.backend.events.publish(
-                ScenarioFinished(
-                    time=self.backend.now(),
-                    source=SOURCE,
-                    scenario=self.scenario.name,
-                    ok=ok,
-                    duration_s=result.duration_s,
-                    virtual_s=result.virtual_s,
-                    failures=failures,
-                )
+            self._emit(
+                ScenarioFinished,
+                ok=ok,
+                duration_s=result.duration_s,
+                virtual_s=result.virtual_s,
+                failures=failures,
             )
             self._finished = result
         return self._finished
