@@ -511,6 +511,8 @@ class Differential:
     ignore: tuple[Literal["operations", "expectations", "calls", "objects"], ...] = ()
     """Transcript categories left out of the comparison because they are timing-bound on a real
     apiserver (e.g. how many probes fit in a real minute); everything else must match."""
+    steps: tuple[int, ...] = ()
+    """Step numbers (from 1) the ignore applies to; empty means every step."""
     reason: str = ""
     """Why those differences are timing-bound and not a simulator bug."""
 
