@@ -91,11 +91,13 @@ class LocalApiserver:
         return self.api
 
     async def start(self, timeout: float = READY_TIMEOUT_S) -> float:
-        """Starts the process and waits until it serves; returns the seconds it took.
+        """Starts the process and waits until it is live; returns the seconds it took.
 
-        Ready means every readyz check passes except `kms-providers`: with the plugin down that
-        one fails for good (the restart-while-plugin-down lesson), and the first KMS probe runs
-        inline while the config loads, before the apiserver serves anything (spec 4.2).
+        Live, not ready: `/livez` covers etcd and every post-start hook (RBAC and namespace
+        bootstrap), while `/readyz` also waits for KMS health and the watch caches, which stay
+        failing for good when the plugin is down or cannot Decrypt: exactly the states restart
+        lessons are about. The first KMS probe runs inline while the config loads, before the
+        apiserver serves anything (spec 4.2), so a healthy plugin is primed by then.
         """
         if self.running:
             raise ProcessError(f"apiserver {self.index} is already running")
@@ -119,12 +121,12 @@ class LocalApiserver:
                     f"kube-apiserver {self.index} exited with code {self.process.process.returncode} "
                     f"while starting (log {self.log_path}):\n{self.process.log_tail()}"
                 )
-            answer = await api.raw_get("/readyz?exclude=kms-providers")
+            answer = await api.raw_get("/livez")
             if answer.ok:
                 return
             if time.monotonic() > deadline:
                 raise ProcessError(
-                    f"kube-apiserver {self.index} not ready in time (last /readyz: HTTP {answer.code}; "
+                    f"kube-apiserver {self.index} not live in time (last /livez: HTTP {answer.code}; "
                     f"log {self.log_path}):\n{self.process.log_tail()}"
                 )
             await asyncio.sleep(0.2)

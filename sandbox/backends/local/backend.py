@@ -64,6 +64,8 @@ resources:
 """The simulator's default, so a scenario without a config runs the same on both."""
 
 PROGRESS_EVERY_S = 5.0
+PLUGIN_START_TIMEOUT_S = 30.0
+"""Generous: a Python plugin starting next to busy apiservers on 2 cores can take over 10 s."""
 
 
 class LocalBackend(Backend):
@@ -160,7 +162,7 @@ class LocalBackend(Backend):
         for i in range(self.options.plugins):
             process = PluginProcess(state / "plugins", api=self.plugin_api(i), name=f"plugin-{i}")
             self.plugins.append(process)
-            await process.start()
+            await process.start(timeout=PLUGIN_START_TIMEOUT_S)
         self._pki = await asyncio.to_thread(generate_pki, state / "pki")
         self._etcd, endpoint = await start_etcd(
             self.resolved.binaries.etcd, state / "etcd-data", state / "etcd.log"
@@ -191,12 +193,25 @@ class LocalBackend(Backend):
             self._write_config(i, self._config_template)
         # Apiservers start in parallel: on 2 cores that is still faster than one after another.
         await asyncio.gather(*(self._start_apiserver(a, "started") for a in self.apiservers))
-        await self.apiservers[0].client().ensure_namespace("default")
+        await self._ensure_default_namespace()
         self.kubeconfig_path.write_text(kubeconfig_text(self.apiservers[0].url, self._pki))
         self.kubeconfig_path.chmod(0o600)
         self._record.apiservers = [a.url for a in self.apiservers]
         self._save_record()
         remember_current(state)
+
+    async def _ensure_default_namespace(self, timeout: float = 30.0) -> None:
+        """The bootstrap controller creates `default` just after start; scenarios write there at once."""
+        api = self.apiservers[0].client()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await api.ensure_namespace("default")
+                return
+            except Exception as exc:  # not served yet (403/5xx while bootstrapping)
+                if time.monotonic() > deadline:
+                    raise ProcessError(f"namespace default could not be created: {exc}") from None
+                await asyncio.sleep(0.2)
 
     async def _start_apiserver(self, apiserver: LocalApiserver, action: str) -> None:
         seconds = await apiserver.start()
@@ -464,7 +479,7 @@ class LocalBackend(Backend):
         await self._plugin(index).stop()
 
     async def start_plugin(self, index: int = 0) -> None:
-        await self._plugin(index).start()
+        await self._plugin(index).start(timeout=PLUGIN_START_TIMEOUT_S)
         self._start_relay(index)
         self._save_record()
 

@@ -1,0 +1,80 @@
+"""The simulator and the real kube-apiserver agree on every bundled scenario.
+
+Each scenario runs on `sim` and on `local` at the same release (1.37), step by step, and the two
+observation transcripts (see `transcript.py`) must be identical, except for the categories a
+scenario declares timing-bound in `metadata.differential` (with a reason). Where they differ,
+the real apiserver is right and the simulator gets fixed.
+
+Parameters are scaled down (fewer secrets, fewer health requests) to keep the real runs short;
+the real waits (reload poll, probe interval, write expiry) cannot be scaled and dominate.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+
+import pytest
+
+from sandbox.backends.base import BackendOptions
+from sandbox.backends.factory import make_backend
+from sandbox.backends.local.binaries import Binaries
+from sandbox.core.events import EventBus
+from sandbox.scenarios import model as m
+from sandbox.scenarios.model import bundled_scenarios, find_scenario
+from sandbox.scenarios.runner import backend_options_for
+from tests.differential.transcript import Transcript, record
+
+pytestmark = [pytest.mark.local, pytest.mark.slow]
+
+KUBE_VERSION = "1.37"
+SMALLER = {
+    "secrets": "2",
+    "requests": "12",
+}
+"""Parameter overrides that keep real runs short; applied where a scenario declares them."""
+
+LOCAL_SCENARIOS = [s.name for s in bundled_scenarios() if "local" in s.backends]
+
+
+def _scaled(name: str) -> m.Scenario:
+    scenario = find_scenario(name)
+    return scenario.with_parameters({k: v for k, v in SMALLER.items() if k in scenario.parameters})
+
+
+async def _transcript(backend_name: str, options: BackendOptions, scenario: m.Scenario) -> Transcript:
+    backend = make_backend(backend_name, options, EventBus(history=200_000))
+    async with backend:
+        return await record(backend, scenario)
+
+
+def _explain(scenario: m.Scenario, sim: list[str], local: list[str]) -> str:
+    diff = "\n".join(difflib.unified_diff(sim, local, "sim", "local (real kube-apiserver)", lineterm=""))
+    return (
+        f"scenario {scenario.name}: the simulator and the real apiserver disagree "
+        f"(the real one is right):\n{diff}"
+    )
+
+
+@pytest.mark.parametrize("name", LOCAL_SCENARIOS)
+async def test_simulator_matches_the_real_apiserver(name: str, local_binaries: Binaries) -> None:
+    scenario = _scaled(name)
+    options = backend_options_for(scenario, kube_version=KUBE_VERSION)
+    started = time.monotonic()
+    local = await _transcript("local", options, scenario)
+    real_seconds = time.monotonic() - started
+    sim = await _transcript("sim", options, scenario)
+    rules = scenario.document.metadata.differential
+    sim_lines = sim.render(rules.ignore, rules.steps)
+    local_lines = local.render(rules.ignore, rules.steps)
+    assert sim_lines == local_lines, _explain(scenario, sim_lines, local_lines)
+    assert local.lines, "the transcript observed nothing"
+    print(f"{name}: {len(local_lines)} transcript lines agree; local run {real_seconds:.0f} s")
+
+
+def test_every_ignore_has_a_reason() -> None:
+    for scenario in bundled_scenarios():
+        differential = scenario.document.metadata.differential
+        if differential.ignore:
+            what = f"{scenario.name} ignores {differential.ignore}"
+            assert differential.reason.strip(), f"{what} without saying why"
