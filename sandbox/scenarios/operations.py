@@ -16,6 +16,7 @@ import yaml
 
 from sandbox.backends.base import OpResult
 from sandbox.core import kmsv2_format
+from sandbox.core.events import WatchCacheListed
 from sandbox.scenarios import model as m
 from sandbox.scenarios.context import OpRecord, RunContext
 
@@ -236,9 +237,25 @@ async def _start(op: m.PluginStartOp, ctx: RunContext) -> OpRecord:
 
 async def _restart_apiserver(op: m.RestartApiserverOp, ctx: RunContext) -> OpRecord:
     index = None if op.apiserver == "all" else int(op.apiserver)
-    await ctx.backend.restart_apiserver(index)
+    # The watch caches' initial LIST runs inside the restart: that is where restart-time
+    # Decrypts happen, so say what it decoded (backends that cannot see it publish nothing).
+    lists: list[WatchCacheListed] = []
+    unsubscribe = ctx.backend.events.subscribe(
+        lambda e: lists.append(e) if isinstance(e, WatchCacheListed) else None
+    )
+    try:
+        await ctx.backend.restart_apiserver(index)
+    finally:
+        unsubscribe()
     which = "every apiserver" if index is None else f"apiserver {index}"
-    return OpRecord(op.key, op.id, f"restart {which}: DEK caches and write state are gone")
+    summary = f"restart {which}: DEK caches and write state are gone"
+    decoded = sum(e.objects for e in lists if e.ok)
+    if decoded:
+        summary += f"; the watch caches' initial LIST decoded {decoded} objects"
+    failed = [e for e in lists if not e.ok]
+    if failed:
+        summary += f"; {len(failed)} initial LIST failed ({failed[0].resource}: {failed[0].error})"
+    return OpRecord(op.key, op.id, summary)
 
 
 async def _set_config(op: m.SetEncryptionConfigOp, ctx: RunContext) -> OpRecord:

@@ -131,6 +131,7 @@ async def test_report_bundle_has_everything_and_no_secret(run_on_sim: RunScenari
     }
     envelopes = json.loads((bundle / "envelopes.json").read_text())
     assert envelopes["/registry/secrets/default/obj-0"]["provider"] == "kms-test"
+    assert "failed to validate annotations" in envelopes["/registry/secrets/default/obj-0"]["invalid"]
     report = (bundle / "REPORT.md").read_text()
     assert "every-operation" in report and "passed" in report and "/registry/secrets/default/obj-0" in report
 
