@@ -29,9 +29,20 @@ DURATION_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+PACKAGED_DIR = Path(__file__).resolve().parent / "bundled"
+"""Where a wheel carries the catalogue (setup.py copies `scenarios/*.yaml` there at build time)."""
+SOURCE_DIR = Path(__file__).resolve().parents[2] / model.BUNDLED_DIR_NAME
+"""The top-level `scenarios/` directory of a source checkout: the source of truth."""
+
+
 def bundled_dir() -> Path:
-    """The top-level `scenarios/` directory of the source tree."""
-    return Path(__file__).resolve().parents[2] / model.BUNDLED_DIR_NAME
+    """The catalogue: the installed copy in a wheel install, else the source tree's `scenarios/`.
+
+    The packaged copy exists only in a built wheel, never in the source tree, so a checkout or an
+    editable install always reads the files being edited; an installed wheel never looks outside
+    its own package (a stray `scenarios/` next to site-packages is not ours).
+    """
+    return PACKAGED_DIR if PACKAGED_DIR.is_dir() else SOURCE_DIR
 
 
 def bundled_paths() -> list[Path]:

@@ -47,12 +47,15 @@ def test_any_bytes_give_a_view_and_never_raise(value: bytes) -> None:
 
 def test_other_transformers_plaintext_and_absent_values() -> None:
     v1 = view_value(kmsv1_format.encode_v1_value("old", b"wrapped-dek", b"n" * 12 + b"payload" + b"t" * 16))
-    assert (v1.provider_type, v1.prefix, v1.provider, v1.key_id) == ("kms-v1", "k8s:enc:kms:v1:old:", "old", "")
+    assert (v1.provider_type, v1.prefix, v1.provider) == ("kms-v1", "k8s:enc:kms:v1:old:", "old")
+    assert not v1.key_id
     assert v1.dek_source_hash == hashlib.sha256(b"wrapped-dek").hexdigest()[:16]
     local = view_value(local_providers.provider_prefix("aescbc", "key1") + b"\x00" * 32)
-    assert (local.provider_type, local.prefix, local.provider) == ("aescbc", "k8s:enc:aescbc:v1:key1:", "key1")
+    assert (local.provider_type, local.provider) == ("aescbc", "key1")
+    assert local.prefix == "k8s:enc:aescbc:v1:key1:"
     plain = view_value(b"k8s\x00protobuf")
-    assert not plain.encrypted and plain.provider_type == "identity" and plain.summary().startswith("plaintext")
+    assert not plain.encrypted and plain.provider_type == "identity"
+    assert plain.summary().startswith("plaintext")
     assert view_value(None).summary() == "absent"
     unknown = view_value(b"k8s:enc:rot13:v1:k:abc")
     assert unknown.provider_type == "unknown" and unknown.error
@@ -87,7 +90,7 @@ resources:
 def test_the_write_prefix_follows_the_first_provider_of_the_best_rule() -> None:
     assert first_provider_prefix(CONFIG, "secrets") == "k8s:enc:kms:v2:new:"
     assert first_provider_prefix(CONFIG, "configmaps") == "k8s:enc:aescbc:v1:k1:"
-    only_secrets = CONFIG.split("  - resources: [\"*.\"]")[0]
+    only_secrets = CONFIG.split('  - resources: ["*."]')[0]
     assert first_provider_prefix(only_secrets, "configmaps") == ""  # unmatched: identity
     assert first_provider_prefix("", "secrets") is None
     assert first_provider_prefix("not: [a, config", "secrets") is None
