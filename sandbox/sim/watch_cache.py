@@ -15,6 +15,7 @@ modelled). Retries are timers on the run's clock, so on a virtual clock they run
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from sandbox.core.errors import SandboxError
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 
 FIRST_RETRY = 1.0
 MAX_RETRY = 30.0
+
+
+CONCURRENT_DECODES = 10
+"""processEventConcurrency in the real watcher (apiserver storage/etcd3/watcher.go, 1.31+)."""
 
 
 class InitialLister:
@@ -93,18 +98,33 @@ class InitialLister:
         self._timers[resource] = api.clock.call_later(delay, retry)
 
     async def _list(self, resource: str, generation: int) -> tuple[int, str | None]:
-        """Decodes every object of `resource`; (objects decoded, first error or None)."""
+        """Decodes every object of `resource`; (objects decoded, first error or None).
+
+        From 1.37 (`ConcurrentWatchObjectDecode` on by default) the real apiserver decodes up to
+        10 objects at once. The DEK cache has no single-flight, so objects sharing one uncached
+        seed cost up to 10 Decrypts at a restart, not 1 (measured on v1.37.2 by the local
+        backend: 200 secrets, one seed, 10 Decrypts). Results are still taken in order.
+        """
         api = self.apiserver
+        window = CONCURRENT_DECODES if self._concurrent_decode() else 1
         decoded = 0
-        for kv in api.store.range(f"{api.prefix}/{resource}/"):
+        items = list(api.store.range(f"{api.prefix}/{resource}/"))
+        for start in range(0, len(items), window):
             if generation != self._generation or api.providers is None:
                 return decoded, "the apiserver stopped"
-            result, error = await api.read_value(resource, kv)
-            if result is None:
-                return decoded, error
-            try:
-                decode_object(result.plaintext)
-            except SandboxError as exc:
-                return decoded, str(exc)
-            decoded += 1
+            chunk = items[start : start + window]
+            results = await asyncio.gather(*(api.read_value(resource, kv) for kv in chunk))
+            for result, error in results:
+                if result is None:
+                    return decoded, error
+                try:
+                    decode_object(result.plaintext)
+                except SandboxError as exc:
+                    return decoded, str(exc)
+                decoded += 1
         return decoded, None
+
+    def _concurrent_decode(self) -> bool:
+        settings = self.apiserver.settings
+        default = settings.release.minor >= 37
+        return bool(settings.feature_gates.get("ConcurrentWatchObjectDecode", default))

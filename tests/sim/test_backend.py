@@ -126,8 +126,9 @@ async def test_INT_7_SIM_3_restart_costs_one_encrypt_and_one_decrypt(sim: SimBac
     encrypts, decrypts = await plugin_calls(sim, "Encrypt"), await plugin_calls(sim, "Decrypt")
     await sim.restart_apiserver()
     assert await plugin_calls(sim, "Encrypt") == encrypts + 1  # a new seed, same key_id
-    # The watch cache's initial LIST decoded both secrets: one Decrypt per distinct seed.
-    assert await plugin_calls(sim, "Decrypt") == decrypts + 1
+    # The watch cache's initial LIST decoded both secrets. 1.37 decodes up to 10 objects at once
+    # (ConcurrentWatchObjectDecode) and the DEK cache has no single-flight: both miss together.
+    assert await plugin_calls(sim, "Decrypt") == decrypts + 2
     listed = [e for e in sim.events.history() if isinstance(e, WatchCacheListed)]
     assert [(e.resource, e.ok, e.objects) for e in listed[-2:]] == [
         ("secrets", True, 2),
@@ -135,11 +136,11 @@ async def test_INT_7_SIM_3_restart_costs_one_encrypt_and_one_decrypt(sim: SimBac
     ]
     assert (await sim.get("secrets", "default", "a")).data == {"x": b"1"}
     assert (await sim.get("secrets", "default", "b")).data == {"x": b"2"}
-    assert await plugin_calls(sim, "Decrypt") == decrypts + 1  # GETs hit the warm cache
+    assert await plugin_calls(sim, "Decrypt") == decrypts + 2  # GETs hit the warm cache
     assert (await sim.migrate()).rewritten == 0  # same key_id and type: not stale
     await asyncio.sleep(0.2)  # let the relayed plugin events arrive
     methods = [e.method for e in sim.events.history(["plugin.call"])]  # type: ignore[attr-defined]
-    assert methods.count("Decrypt") == 1 and methods.count("Encrypt") == 2
+    assert methods.count("Decrypt") == 2 and methods.count("Encrypt") == 2
 
 
 async def test_SIM_1_plugin_down_at_start_then_recovering(sim: SimBackend) -> None:
