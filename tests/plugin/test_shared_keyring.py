@@ -7,11 +7,15 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sandbox.core.events import PluginStateChanged
+from sandbox.core.keyring import Keyring, KeyringError, RetireCurrentError
 from sandbox.kms.client import KmsRpcError, KmsV2Client
 from sandbox.kms.control_client import PluginControlClient
 from sandbox.kms.keystore import KEYRING_FILE, save_keyring
@@ -203,3 +207,48 @@ def test_update_rereads_the_file_a_stale_save_would_clobber(short_tmp: Path) -> 
     assert len(json.loads((short_tmp / KEYRING_FILE).read_text())["keks"]) == 2
     first.update(lambda ring: ring.rotate(4.0))
     assert len(json.loads((short_tmp / KEYRING_FILE).read_text())["keks"]) == 3
+
+
+def rotate_at(now: float, ring: Keyring) -> None:
+    ring.rotate(now)
+
+
+def retire(key_id: str, ring: Keyring) -> None:
+    ring.retire(key_id)
+
+
+@settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.sampled_from(["rotate-a", "rotate-b", "retire-a", "retire-b", "look-a", "look-b"]), max_size=12
+    )
+)
+def test_every_change_through_one_file_handle_is_seen_by_the_other(short_tmp: Path, ops: list[str]) -> None:
+    """Whatever one handle writes, the other's next look returns exactly what is on disk."""
+    from sandbox.kms.keystore import KeyringFile
+
+    state = short_tmp / uuid.uuid4().hex[:8]
+    handles = {"a": KeyringFile(state), "b": KeyringFile(state)}
+    rings = {name: handle.load_or_create() for name, handle in handles.items()}
+    for step, op in enumerate(ops):
+        action, name = op.split("-")
+        handle = handles[name]
+        if action == "rotate":
+            rings[name], _ = handle.update(partial(rotate_at, float(step)))
+        elif action == "retire":
+            oldest = next(iter(rings[name].keks))
+            try:
+                rings[name], _ = handle.update(partial(retire, oldest))
+            except (RetireCurrentError, KeyringError):
+                pass  # the current one, or already retired through the other handle
+        for other, other_handle in handles.items():
+            fresh = other_handle.load_if_changed()
+            if fresh is not None:
+                rings[other] = fresh
+        on_disk = Keyring.from_dict(json.loads((state / KEYRING_FILE).read_text()))
+        for ring in rings.values():
+            assert (ring.current_id, list(ring.keks), ring.retired) == (
+                on_disk.current_id,
+                list(on_disk.keks),
+                on_disk.retired,
+            )
