@@ -74,9 +74,7 @@ class _V2Logic:
 
     async def Decrypt(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         def op() -> CallOutcome[Any]:
-            out = self._service.decrypt(
-                request.ciphertext, request.uid, request.key_id, dict(request.annotations)
-            )
+            out = self._service.decrypt(request.ciphertext, request.uid, request.key_id, request.annotations)
             resp = self.pb.DecryptResponse(plaintext=out.value)
             return CallOutcome(resp, out.key_id, out.annotation_keys, resp.ByteSize())
 
