@@ -91,12 +91,60 @@ def load_all(names: list[str], overrides: dict[str, str], backend: str) -> list[
     return scenarios
 
 
+def check_kube_version(scenarios: list[Scenario], requested: str) -> None:
+    """Every release a run would model must be one the sandbox knows, before anything starts."""
+    from sandbox.core.errors import SandboxError
+    from sandbox.core.releases import profile_for
+
+    for scenario in scenarios:
+        version = requested or scenario.cluster.kube_version
+        if not version:
+            continue  # the backend's default
+        try:
+            profile_for(version)
+        except SandboxError as exc:
+            where = "--kube-version" if requested else f"scenario {scenario.name}: cluster.kubeVersion"
+            raise CliError(f"{where}: {exc}") from None
+
+
+def check_outputs(report: str | None, junit: str | None) -> None:
+    """--report and --junit must be writable before a run spends minutes on a real cluster."""
+    import os
+    from pathlib import Path
+
+    places = [("--report", Path(report))] if report else []
+    if junit:
+        places.append(("--junit", Path(junit).parent))
+    for option, directory in places:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(
+                f"{option}: cannot create directory {str(directory)!r}: {exc.strerror or exc}; "
+                "expected a writable path"
+            ) from None
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise CliError(
+                f"{option}: directory {str(directory)!r} is not writable; expected a writable path"
+            )
+
+
 def run_command(args: argparse.Namespace) -> int:
     import asyncio
 
     overrides = parse_overrides(args.overrides)
     scenarios = load_all(args.scenario, overrides, args.backend)
-    return asyncio.run(_run_all(args, scenarios))
+    check_kube_version(scenarios, args.kube_version)
+    check_outputs(args.report, args.junit)
+    # Ctrl-C: asyncio.run cancels the run, whose `finally` stops the backend; main() then turns
+    # the KeyboardInterrupt into "interrupted" and exit 130.
+    try:
+        return asyncio.run(_run_all(args, scenarios))
+    except (CliError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a bug or a dying backend: one line, never a traceback
+        text = " ".join(str(exc).split()) or "no details"
+        raise CliError(f"the run failed unexpectedly: {type(exc).__name__}: {text}", exit_code=1) from None
 
 
 async def _run_all(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
@@ -118,17 +166,26 @@ async def _run_all(args: argparse.Namespace, scenarios: list[Scenario]) -> int:
         options = backend_options_for(
             scenario, kube_version=args.kube_version, state_dir=args.state_dir, keep=args.keep
         )
-        backend = make_backend(args.backend, options, bus)
         try:
-            async with backend:
-                run = ScenarioRun(backend, scenario)
-                result = await run.run()
-                if args.report:
-                    where = await write_report(Path(args.report), run, result)
-                    if not args.json:
-                        print(f"report bundle: {where}")
+            backend = make_backend(args.backend, options, bus)
+        except BackendError as exc:
+            raise CliError(f"the {args.backend} backend cannot start: {exc}") from None
+        try:
+            await backend.start()
+        except BackendError as exc:
+            await backend.stop()  # idempotent: whatever did start is stopped
+            raise CliError(f"the {args.backend} backend cannot start: {exc}") from None
+        try:
+            run = ScenarioRun(backend, scenario)
+            result = await run.run()
+            if args.report:
+                where = await write_report(Path(args.report), run, result)
+                if not args.json:
+                    print(f"report bundle: {where}")
         except BackendError as exc:
             raise CliError(f"the {args.backend} backend failed: {exc}", exit_code=1) from None
+        finally:
+            await backend.stop()
         outcomes.append((scenario, result))
     if args.junit:
         write_junit(Path(args.junit), outcomes, args.backend)

@@ -38,7 +38,11 @@ async def poll(
     checker = _CHECKERS[type(exp)]
     waited = 0.0
     while True:
-        check = await checker(exp, ctx)
+        try:
+            check = await checker(exp, ctx)
+        except Exception as exc:  # the backend could not answer (a dead apiserver): a failed check
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            check = Check(False, f"{exp.key} expectation", "an answer", f"could not be checked: {detail}")
         if exp.description:
             check = Check(check.ok, exp.description, check.expected, check.observed)
         if check.ok or isinstance(exp, m.OutcomeExpect) or waited >= timeout:
