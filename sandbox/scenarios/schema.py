@@ -1,7 +1,8 @@
 """Generates the scenario JSON Schema (draft 2020-12) from the dataclasses in `model`.
 
 The schema is derived, never edited by hand: types come from the field annotations, defaults
-from the field defaults, descriptions from the attribute docstrings in `model.py`. The result is
+from the field defaults, descriptions from the attribute docstrings in `model.py` and the two
+modules it re-exports (`model_expectations.py`, `model_operations.py`). The result is
 committed as `scenario.schema.json` (editors use it through the `yaml-language-server` comment at
 the top of each scenario) and a test checks the committed file is up to date:
 
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sandbox.scenarios import model
+from sandbox.scenarios import model, model_expectations, model_operations
 
 SCHEMA_PATH = Path(__file__).with_name("scenario.schema.json")
 SCHEMA_ID = "https://kms-sandbox.dev/schemas/scenario-v1.json"
@@ -70,10 +71,14 @@ def camel(name: str) -> str:
 
 @functools.cache
 def field_docs() -> dict[tuple[str, str], str]:
-    """(class name, field name) -> the docstring written under the field in model.py."""
-    tree = ast.parse(inspect.getsource(model))
+    """(class name, field name) -> the docstring written under the field in the model modules."""
+    nodes = [
+        node
+        for module in (model, model_expectations, model_operations)
+        for node in ast.parse(inspect.getsource(module)).body
+    ]
     docs: dict[tuple[str, str], str] = {}
-    for node in tree.body:
+    for node in nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         body = node.body
@@ -100,7 +105,8 @@ _HINTS: dict[type[Any], dict[str, Any]] = {}
 def hints(cls: type[Any]) -> dict[str, Any]:
     """Resolved field annotations (the model uses `from __future__ import annotations`)."""
     if cls not in _HINTS:
-        _HINTS[cls] = typing.get_type_hints(cls, vars(model))
+        namespace = {**vars(model_expectations), **vars(model_operations), **vars(model)}
+        _HINTS[cls] = typing.get_type_hints(cls, namespace)
     return _HINTS[cls]
 
 
