@@ -11,6 +11,7 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Markdown
 
+from sandbox.ui.widgets.top_bar import TopBar
 from tests.ui.conftest import wait_for
 from tests.ui.snapshot_apps.dashboard_app import make_app
 
@@ -24,8 +25,20 @@ async def two_secrets_written(pilot: Pilot[Any]) -> None:
     await wait_for(lambda: bool(app.model.health_results) and bool(app.model.plugin_states))  # type: ignore[attr-defined]
     detail = app.query_one("#scenario-detail", Markdown)
     await wait_for(lambda: "snapshot demo" in detail.source)
+    await app.workers.wait_for_complete()
+    bar = app.query_one(TopBar)
+    await wait_for(lambda: "created 1 secret" in str(getattr(bar, "_last_text", "")))
+    # DataTables size their columns to new rows on idle: wait until every table has done so.
+    await wait_for(lambda: all(table_sized(t) for t in app.query(DataTable)))
     await pilot.pause(0.3)
     await pilot.wait_for_scheduled_animations()
+
+
+def table_sized(table: DataTable[Any]) -> bool:
+    if not table.row_count:
+        return True
+    first = next(iter(table.columns.values()))
+    return first.content_width >= len(str(table.get_row_at(0)[0]))
 
 
 async def envelope_tab(pilot: Pilot[Any]) -> None:

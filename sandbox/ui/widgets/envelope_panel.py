@@ -96,11 +96,8 @@ class EnvelopePanel(Panel):
         self._rows: dict[str, tuple[str, ...]] = {}
         yield Static("", id="object-summary")
         table: DataTable[str | Text] = DataTable(id="object-table", cursor_type="row", zebra_stripes=True)
-        table.add_column("object", key="object")
-        table.add_column("key_id", key="key_id")
-        table.add_column("type", key="type")
-        table.add_column("bytes", key="bytes")
-        table.add_column("stale", key="stale")
+        for label, width in (("object", 34), ("key_id", 16), ("type", 4), ("bytes", 5), ("stale", 5)):
+            table.add_column(label, key=label, width=width)  # fixed widths: see PluginCallsPanel
         yield table
         with VerticalScroll(id="envelope-detail"):
             yield Static("", id="envelope-fields")

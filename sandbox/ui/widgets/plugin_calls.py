@@ -36,7 +36,17 @@ class PluginCallsPanel(Panel):
         yield Static("no calls yet", id="call-counts")
         yield Sparkline([0.0], summary_function=max, id="call-spark")
         table: DataTable[str | Text] = DataTable(id="call-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("time", "plugin", "method", "uid", "key_id", "ms", "code")
+        # Fixed widths: auto-sized columns jump as rows arrive and make screenshots racy.
+        for label, width in (
+            ("time", 8),
+            ("plugin", 8),
+            ("method", 7),
+            ("uid", 8),
+            ("key_id", 16),
+            ("ms", 6),
+            ("code", 16),
+        ):
+            table.add_column(label, width=width)
         yield table
 
     def refresh_view(self) -> None:

@@ -34,7 +34,16 @@ class StatusPanel(Panel):
         self._shown_probes: list[StatusProbed] = []
         yield Static("", id="status-summary")
         table: DataTable[str | Text] = DataTable(id="probe-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("time", "apiserver", "healthz", "version", "key_id", "result")
+        columns = (
+            ("time", 8),
+            ("apiserver", 11),
+            ("healthz", 7),
+            ("version", 7),
+            ("key_id", 16),
+            ("result", 40),
+        )
+        for label, width in columns:  # fixed widths: see PluginCallsPanel
+            table.add_column(label, width=width)
         yield table
 
     def refresh_view(self) -> None:
