@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable
+from functools import partial
 from pathlib import Path
 
 from textual import on
@@ -166,9 +167,8 @@ class SandboxApp(FreePlayApp):
     def _object_selected(self, message: EnvelopePanel.ObjectSelected) -> None:
         backend = self.session.backend
         if backend is not None and self.session.running:
-            self._guarded(
-                "inspect", "envelope", lambda: fetch.fetch_selected(backend, self.model, message.key)
-            )
+            work = partial(fetch.fetch_selected, backend, self.model, message.key)
+            self._guarded("inspect", "envelope", work, quiet=True)
 
     @on(ScenarioBrowser.StartRequested)
     def _start_requested(self, message: ScenarioBrowser.StartRequested) -> None:

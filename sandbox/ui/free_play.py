@@ -76,21 +76,32 @@ class FreePlayApp(App[int]):
 
     # --- actions -----------------------------------------------------------------------------
     def _guarded(
-        self, label: str, panel: str, work: Callable[[], Awaitable[object]], announce: bool = False
+        self,
+        label: str,
+        panel: str,
+        work: Callable[[], Awaitable[object]],
+        announce: bool = False,
+        quiet: bool = False,
     ) -> None:
-        """Runs `work` in a worker; a failure becomes a notification and a panel error, never a traceback."""
+        """Runs `work` in a worker; a failure becomes a notification and a panel error, never a traceback.
+
+        The top bar shows what a learner's action is doing; `quiet` work (fetches the UI makes
+        by itself) leaves it alone.
+        """
         if not self.session.running:
             self.notify("the backend is not running yet", severity="warning")
             return
 
         async def job() -> None:
-            self.model.activity = f"{label}…"
+            if not quiet:
+                self.model.activity = f"{label}…"
             try:
                 outcome = await work()
             except Exception as exc:
                 self.post_message(ActionFailed(label, str(exc) or type(exc).__name__, panel))
                 return
-            self.model.activity = str(outcome) if isinstance(outcome, str) else ""
+            if not quiet:
+                self.model.activity = str(outcome) if isinstance(outcome, str) else ""
             if announce and isinstance(outcome, str):
                 self.notify(outcome, title=label)
             self.model.panel_errors.pop(panel, None)

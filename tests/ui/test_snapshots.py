@@ -28,17 +28,8 @@ async def two_secrets_written(pilot: Pilot[Any]) -> None:
     await app.workers.wait_for_complete()
     bar = app.query_one(TopBar)
     await wait_for(lambda: "created 1 secret" in str(getattr(bar, "_last_text", "")))
-    # DataTables size their columns to new rows on idle: wait until every table has done so.
-    await wait_for(lambda: all(table_sized(t) for t in app.query(DataTable)))
     await pilot.pause(0.3)
     await pilot.wait_for_scheduled_animations()
-
-
-def table_sized(table: DataTable[Any]) -> bool:
-    if not table.row_count:
-        return True
-    first = next(iter(table.columns.values()))
-    return first.content_width >= len(str(table.get_row_at(0)[0]))
 
 
 async def envelope_tab(pilot: Pilot[Any]) -> None:
