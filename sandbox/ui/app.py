@@ -28,7 +28,7 @@ from sandbox.ui.commands import SandboxCommands
 from sandbox.ui.event_pump import FLUSH_INTERVAL_S, EventPump
 from sandbox.ui.free_play import FreePlayApp
 from sandbox.ui.messages import ActionFailed, BackendChanged, EventsFlushed, PanelDataReady
-from sandbox.ui.model import DashboardModel
+from sandbox.ui.model import PANELS, DashboardModel
 from sandbox.ui.refresher import Refresher
 from sandbox.ui.scenario_control import ScenarioControl
 from sandbox.ui.screens.dashboard import DashboardScreen
@@ -61,7 +61,7 @@ class SandboxApp(FreePlayApp):
         self.model.backend_name = backend_name
         self.session = Session(backend_name, options or BackendOptions(), factory, control_factory)
         self.pump = EventPump(self)
-        self.scenarios = ScenarioControl(self.session, self.model)
+        self.scenarios = ScenarioControl(self.session, self.model, self._post_backend_state)
         self._ready_file = ready_file if ready_file is not None else os.environ.get(READY_FILE_ENV)
         self._handle_signals = handle_signals
         self._speed_override = clock_speed
@@ -118,6 +118,13 @@ class SandboxApp(FreePlayApp):
         self.post_message(BackendChanged("running"))
         self._refresh_all()
 
+    def _post_backend_state(self, state: str, detail: str) -> None:
+        if state == "stopping":
+            # Work still running on the outgoing backend would land in the next backend's view.
+            for group in ("actions", "clock", *(f"fetch-{name}" for name in self._refreshers)):
+                self.workers.cancel_group(self, group)
+        self.post_message(BackendChanged(state, detail))
+
     async def on_unmount(self) -> None:
         self.pump.detach()
         await self.session.stop()
@@ -132,6 +139,8 @@ class SandboxApp(FreePlayApp):
     # --- the event stream and fetched data ---------------------------------------------------
     @on(EventsFlushed)
     def _events_flushed(self, message: EventsFlushed) -> None:
+        if message.generation != self.pump.generation:
+            return  # flushed from a backend that has been swapped out since
         dirty = self.model.apply(message.events)
         if self.model.written_keys or self.model.deleted_keys:
             self._refresh("objects")
@@ -150,10 +159,14 @@ class SandboxApp(FreePlayApp):
     @on(BackendChanged)
     def _backend_changed(self, message: BackendChanged) -> None:
         self.model.backend_state, self.model.backend_error = message.state, message.detail
+        backend = self.session.backend
+        if message.state == "running" and backend is not None:
+            self.model.now = max(self.model.now, backend.now())
         if message.state == "failed":
             self.model.panel_errors["status"] = f"backend failed to start: {message.detail}"
             self.notify(message.detail, title="Backend failed to start", severity="error", timeout=15)
-        self.redraw({"status"})
+        # Every panel: after a swap the model describes a new backend, and tables drop old rows.
+        self.redraw(set(PANELS))
 
     @on(ActionFailed)
     def _action_failed(self, message: ActionFailed) -> None:
@@ -199,7 +212,8 @@ class SandboxApp(FreePlayApp):
     async def _into_panels(self, panel: str, work: Awaitable[set[str]]) -> None:
         try:
             panels = await work
-            self.model.panel_errors.pop(panel, None) if panel != "keyring" else None
+            if panel != "keyring":  # keyring fetch errors live in model.plugin_error
+                self.model.panel_errors.pop(panel, None)
         except Exception as exc:
             self.model.panel_errors[panel] = str(exc) or type(exc).__name__
             panels = {panel}

@@ -53,6 +53,7 @@ def palette_entries(app: SandboxApp) -> list[tuple[str, str, Callable[[], object
         ("Clock: real time (×1)", "", partial(app.action_set_speed, 1.0)),
         ("Clock: ×10", "", partial(app.action_set_speed, 10.0)),
         ("Clock: ×60", "", partial(app.action_set_speed, 60.0)),
+        ("Process logs: show/hide", "What the backend's processes said", app.action_toggle_logs),
         ("Refresh all panels", "Re-read etcd, health, metrics and the keyring", app.action_refresh),
         ("Help: list the keys", "", app.action_help),
     ]

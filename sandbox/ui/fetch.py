@@ -107,5 +107,7 @@ async def fetch_keyring(session: Session, model: DashboardModel) -> set[str]:
             model.plugin_states[index] = await session.control(index).get_state()
         except Exception as exc:  # a stopped plugin is a lesson, not a crash
             errors.append(f"plugin-{index}: {exc}")
-    model.panel_errors["keyring"] = "; ".join(errors)
+    # Not a panel error: those report the learner's actions, and a background fetch must not
+    # overwrite "rotate failed: ..." with its own view of the same dead plugin.
+    model.plugin_error = "; ".join(errors)
     return {"keyring"}

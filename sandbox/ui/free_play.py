@@ -46,7 +46,8 @@ class FreePlayApp(App[int]):
         Binding("J", "advance(600)", "+10 min", show=False),
         Binding("plus", "cycle_speed", "Clock speed", key_display="+", show=False),
         Binding("f", "refresh", "Refresh", show=False),
-        *(Binding(str(i + 1), f"show_tab({i})", f"Tab {i + 1}", show=False) for i in range(7)),
+        Binding("L", "toggle_logs", "Process logs", show=False),
+        *(Binding(str(i + 1), f"show_tab({i})", f"Tab {i + 1}", show=False) for i in range(len(TABS))),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -204,9 +205,12 @@ class FreePlayApp(App[int]):
         self._refresh_all()
 
     def action_show_tab(self, index: int) -> None:
-
         if (dashboard := self.dashboard) is not None:
             dashboard.show_panel(TABS[index][1].PANEL)
+
+    def action_toggle_logs(self) -> None:
+        if (dashboard := self.dashboard) is not None:
+            dashboard.toggle_logs()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))

@@ -14,13 +14,18 @@ from sandbox.core.events import Event
 class EventsFlushed(Message):
     """A coalesced batch of events, posted at most ten times a second by the EventPump."""
 
-    def __init__(self, events: tuple[Event, ...]) -> None:
+    def __init__(self, events: tuple[Event, ...], generation: int = 0) -> None:
         super().__init__()
         self.events = events
+        self.generation = generation
+        """The EventPump attach these came from: a batch of a replaced backend is dropped."""
 
 
 class BackendChanged(Message):
-    """The backend started (state "running"), stopped or failed to start ("failed")."""
+    """The backend is starting, started ("running"), stopped or failed to start ("failed").
+
+    Posted for the first backend and for every backend a scenario start swaps in.
+    """
 
     def __init__(self, state: str, detail: str = "") -> None:
         super().__init__()

@@ -15,22 +15,24 @@ import re
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sandbox.core import events as ev
 from sandbox.kms.model import PluginStateView
+from sandbox.ui.process_log import ProcessLog
 
 if TYPE_CHECKING:
     from sandbox.core.inspect import InspectReport
     from sandbox.scenarios.model import Scenario
 
+T = TypeVar("T")
 CALLS_KEPT = 400
 PROBES_KEPT = 200
 LOG_KEPT = 300
 SPARK_BUCKETS = 60
 """The sparkline shows calls per second of run time over the last minute."""
 
-PANELS = ("scenarios", "narrative", "status", "envelope", "calls", "keyring", "health")
+PANELS = ("scenarios", "narrative", "status", "envelope", "calls", "keyring", "health", "logs")
 
 
 @dataclass
@@ -116,9 +118,13 @@ class DashboardModel:
         self.activity = ""
         """What the last free-play action is doing or did, for the top bar."""
         self.calls: deque[ev.PluginCall] = deque(maxlen=CALLS_KEPT)
+        self.call_total = 0
+        """Calls since the backend started (`calls` keeps the last CALLS_KEPT)."""
         self.call_counts: Counter[tuple[str, str]] = Counter()
         self.calls_per_second: Counter[int] = Counter()
         self.probes: deque[ev.StatusProbed] = deque(maxlen=PROBES_KEPT)
+        self.probe_total = 0
+        """Status probes that called the plugin since the backend started (`probes` keeps the last ones)."""
         self.cached_probes = 0
         self.write_keys: dict[tuple[str, str], WriteKey] = {}
         self.health_checks: dict[str, ev.HealthChanged] = {}
@@ -145,15 +151,23 @@ class DashboardModel:
         self.next_step = 0
         """Index of the step `step` runs next in the stepped scenario."""
         self.log: deque[str] = deque(maxlen=LOG_KEPT)
+        """Recent activity for the narrative panel: lifecycle, health, write keys, plugin changes."""
+        self.log_total = 0
+        self.process_log = ProcessLog()
+        """LogLine and WaitProgress events: what the backend's processes said."""
         self.panel_errors: dict[str, str] = {}
+        self.generation = 0
+        """Which backend the state describes: bumped on every swap, so panels that keep their
+        own rows (tables) know to drop the previous backend's."""
 
     def reset_backend_view(self) -> None:
-        """Forgets what the previous backend showed (its calls, probes, objects, keys)."""
+        """Forgets what the previous backend showed (its calls, probes, objects, keys, logs)."""
         fresh = DashboardModel()
-        keep = ("backend_name", "catalogue", "catalogue_error", "clock_speed")
+        keep = ("backend_name", "catalogue", "catalogue_error", "clock_speed", "generation")
         for name, value in vars(fresh).items():
             if name not in keep:
                 setattr(self, name, value)
+        self.generation += 1
 
     # --- derived views -----------------------------------------------------------------------
     def current_key_id(self) -> str:
@@ -187,14 +201,18 @@ class DashboardModel:
     def apply(self, events: Iterable[ev.Event]) -> set[str]:
         """Folds a batch of events in; returns the names of the panels that must redraw."""
         dirty: set[str] = set()
+        logged = self.log_total
         for event in events:
             self.now = max(self.now, event.time)
             dirty |= self._apply_one(event)
+        if self.log_total != logged:
+            dirty.add("narrative")  # its recent-activity lines
         return dirty
 
     def _apply_one(self, event: ev.Event) -> set[str]:
         if isinstance(event, ev.PluginCall):
             self.calls.append(event)
+            self.call_total += 1
             self.call_counts[(event.source or "plugin", event.method)] += 1
             self.calls_per_second[int(event.time)] += 1
             return {"calls"}
@@ -204,6 +222,7 @@ class DashboardModel:
                 self.cached_probes += 1
                 return set()
             self.probes.append(event)
+            self.probe_total += 1
             return {"status", "envelope"}
         if isinstance(event, ev.WriteStateRotated):
             key = (event.source, event.provider)
@@ -233,7 +252,7 @@ class DashboardModel:
             return {"status"}
         if isinstance(event, ev.HealthChanged):
             self.health_checks[event.check] = event
-            self._log(event, f"{event.check} {'ok' if event.ok else 'FAILING'} {event.text}")
+            self._log(event, f"{event.check} {health_text(event)}")
             return {"status", "health"}
         if isinstance(event, ev.StorageWritten):
             if event.ok:
@@ -254,6 +273,9 @@ class DashboardModel:
             return {"keyring"}
         if isinstance(event, ev.ApiserverLifecycle | ev.ClockAdvanced | ev.LogLine | ev.DekCacheChanged):
             return self._apply_misc(event)
+        if isinstance(event, ev.WaitProgress):
+            self.process_log.add(event)
+            return {"logs"}
         return self._apply_scenario(event)
 
     def _apply_misc(self, event: ev.Event) -> set[str]:
@@ -267,9 +289,12 @@ class DashboardModel:
             if event.reason:
                 self._log(event, f"clock +{event.seconds:g}s {event.reason}")
             return {"status"}
-        if isinstance(event, ev.LogLine) and event.level in ("warning", "error"):
-            self._log(event, event.text)
-            return {"narrative"}
+        if isinstance(event, ev.LogLine):
+            self.process_log.add(event)
+            if event.level in ("warning", "error"):
+                self._log(event, event.text)
+                return {"narrative", "logs"}
+            return {"logs"}
         return set()
 
     def _apply_scenario(self, event: ev.Event) -> set[str]:
@@ -298,6 +323,20 @@ class DashboardModel:
 
     def _log(self, event: ev.Event, text: str) -> None:
         self.log.append(f"{clock_text(event.time)} {event.source or '-'}: {text.strip()}")
+        self.log_total += 1
+
+
+def tail_since(items: deque[T], total: int, seen: int) -> list[T]:
+    """The items appended after the first `seen` of `total` (as many as the bounded deque kept)."""
+    count = min(max(total - seen, 0), len(items))
+    return list(items)[len(items) - count :] if count else []
+
+
+def health_text(event: ev.HealthChanged) -> str:
+    """ "ok" or "FAILING", then the check's own text unless it only repeats the verdict."""
+    verdict = "ok" if event.ok else "FAILING"
+    detail = event.text.strip()
+    return f"{verdict} {detail}" if detail and detail.lower() != verdict.lower() else verdict
 
 
 def clock_text(timestamp: float) -> str:

@@ -7,6 +7,7 @@ publishes what happens on the new backend's event bus, which the pump follows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sandbox.ui.event_pump import EventPump
@@ -17,10 +18,17 @@ if TYPE_CHECKING:
     from sandbox.scenarios.model import Scenario
 
 
+BackendStateCallback = Callable[[str, str], None]
+"""(state, detail): "starting", "running" or "failed" for the backend a scenario start swaps in."""
+
+
 class ScenarioControl:
-    def __init__(self, session: Session, model: DashboardModel) -> None:
+    def __init__(
+        self, session: Session, model: DashboardModel, on_backend: BackendStateCallback | None = None
+    ) -> None:
         self.session = session
         self.model = model
+        self._on_backend = on_backend or (lambda state, detail: None)
         self.scenario: Scenario | None = None
         self._run: Any = None
         self._next = 0
@@ -40,12 +48,19 @@ class ScenarioControl:
         options = backend_options_for(scenario, kube_version=self.session.options.kube_version)
         await self.close()
         pump.detach()
+        self._on_backend("stopping", "")
         await self.session.stop()
         self.model.reset_backend_view()
         self.model.running_scenario = name
         backend = self.session.build(options)
         pump.attach(backend.events)
-        await self.session.start()
+        self._on_backend("starting", "")
+        try:
+            await self.session.start()
+        except Exception as exc:
+            self._on_backend("failed", str(exc) or type(exc).__name__)
+            raise
+        self._on_backend("running", "")
         self.scenario, self._next = scenario, 0
         self._run = ScenarioRun(backend, scenario)
         self.model.next_step = 0

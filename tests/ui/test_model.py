@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.core import events as ev
-from sandbox.ui.model import DashboardModel, clock_text, envelope_metric_lines, shorten_hashes
+from sandbox.ui.model import (
+    DashboardModel,
+    clock_text,
+    envelope_metric_lines,
+    shorten_hashes,
+    tail_since,
+)
 
 T0 = 1_767_225_600.0
 
@@ -132,3 +140,69 @@ def test_clock_text_is_always_a_valid_time_of_day(timestamp: float) -> None:
 @given(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
 def test_shortened_hashes_keep_their_first_ten_digits(digest: str) -> None:
     assert shorten_hashes(f"x sha256:{digest} y") == f"x sha256:{digest[:10]}… y"
+
+
+def test_a_health_change_is_logged_once_with_its_verdict() -> None:
+    model = DashboardModel()
+    model.apply(
+        [
+            ev.HealthChanged(time=T0, source="apiserver-0", check="kms-providers", ok=True, text="ok"),
+            ev.HealthChanged(
+                time=T0 + 1, source="apiserver-0", check="kms-providers", ok=False, text="failed: Unavailable"
+            ),
+        ]
+    )
+    assert list(model.log) == [
+        "00:00:00 apiserver-0: kms-providers ok",
+        "00:00:01 apiserver-0: kms-providers FAILING failed: Unavailable",
+    ]
+
+
+def test_logged_activity_marks_the_narrative_for_redraw() -> None:
+    model = DashboardModel()
+    dirty = model.apply([ev.ApiserverLifecycle(time=T0, source="apiserver-0", action="started")])
+    assert "narrative" in dirty and model.log_total == 1
+
+
+def test_a_backend_swap_starts_a_new_generation_with_zero_counts() -> None:
+    model = DashboardModel()
+    model.apply([ev.PluginCall(time=T0, method="Status"), probe(T0), ev.LogLine(time=T0, text="hi")])
+    assert (model.call_total, model.probe_total, len(model.process_log.entries)) == (1, 1, 1)
+    model.reset_backend_view()
+    assert model.generation == 1
+    assert (model.call_total, model.probe_total, len(model.process_log.entries)) == (0, 0, 0)
+    model.reset_backend_view()
+    assert model.generation == 2
+
+
+def test_cached_probes_are_counted_apart_from_the_probes_that_called_the_plugin() -> None:
+    model = DashboardModel()
+    model.apply([probe(T0), probe(T0 + 1, cached=True), probe(T0 + 60)])
+    assert (model.probe_total, len(model.probes), model.cached_probes) == (2, 2, 1)
+
+
+def test_process_log_lines_reach_the_log_view_and_warnings_the_narrative() -> None:
+    model = DashboardModel()
+    assert model.apply([ev.LogLine(time=T0, source="plugin-0", text="listening")]) == {"logs"}
+    dirty = model.apply([ev.LogLine(time=T0, source="local", level="warning", text="1.37 runs as 1.36")])
+    assert {"logs", "narrative"} <= dirty
+    assert [e.text for e in model.process_log.entries] == ["listening", "1.37 runs as 1.36"]
+
+
+def probe(t: float, cached: bool = False) -> ev.StatusProbed:
+    return ev.StatusProbed(time=t, source="apiserver-0", provider="p", ok=True, key_id="k1", cached=cached)
+
+
+@given(
+    kept=st.integers(min_value=1, max_value=20),
+    total=st.integers(min_value=0, max_value=60),
+    data=st.data(),
+)
+def test_tail_since_returns_exactly_the_kept_items_appended_after_seen(
+    kept: int, total: int, data: st.DataObject
+) -> None:
+    seen = data.draw(st.integers(min_value=0, max_value=total))
+    items: deque[int] = deque(range(total), maxlen=kept)
+    tail = tail_since(items, total, seen)
+    # Item i was the i-th appended: the tail is every kept item numbered seen or later.
+    assert tail == [i for i in items if i >= seen]

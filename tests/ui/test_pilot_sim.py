@@ -6,12 +6,16 @@ show against what the backend and the plugin really did.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
 from textual.widgets import DataTable, OptionList
 
+from sandbox.backends.base import BackendOptions
+from sandbox.core import events as ev
 from sandbox.ui.app import SandboxApp
+from sandbox.ui.model import WriteKey
 from sandbox.ui.widgets.plugin_calls import PluginCallsPanel
 from tests.ui.conftest import wait_for
 
@@ -77,11 +81,7 @@ async def test_free_play_rotation_marks_old_objects_stale_and_migration_fixes_th
         await pilot.press("c", "c", "c")
         await wait_for(lambda: len(app.model.objects) == 3)
         await pilot.press("r")
-        await wait_for(
-            lambda: (
-                len(app.model.plugin_states.get(0, None).keys if 0 in app.model.plugin_states else ()) == 2
-            )
-        )
+        await wait_for(lambda: 0 in app.model.plugin_states and len(app.model.plugin_states[0].keys) == 2)
         await pilot.press("j")  # one minute later the probe has seen the new key_id
         await wait_for(lambda: app.model.current_key_id() not in ("", first_key), timeout=15)
         await wait_for(lambda: app.model.stale_count() == 3)
@@ -120,3 +120,46 @@ async def test_no_plugin_process_survives_quitting_the_app() -> None:
         await pilot.press("q")
     # backend.stop() ran inside the app's shutdown; give the kernel a moment to reap the child.
     await wait_for(lambda: not process_alive(pid), timeout=10)
+
+
+async def test_restarting_one_apiserver_of_three_from_the_palette_leaves_the_others_alone() -> None:
+    app = SandboxApp("sim", BackendOptions(apiservers=3), clock_speed=0.0)
+    async with app.run_test(size=(200, 60)) as pilot:
+        sources = {f"apiserver-{i}" for i in range(3)}
+        await wait_for(
+            lambda: app.session.running and {key[0] for key in app.model.write_keys} == sources, timeout=30
+        )
+        await pilot.press("c", "c")
+        await wait_for(lambda: len(app.model.objects) == 2)
+        await pilot.pause(0.3)
+        backend = app.session.backend
+        assert backend is not None and backend.apiserver_count == 3
+        keys_before = {key[0]: dataclass_copy(w) for key, w in app.model.write_keys.items()}
+        encrypts_before = app.model.method_totals()["Encrypt"]
+        events_before = len(backend.events.history())
+
+        await pilot.press("ctrl+p")
+        await pilot.press(*"restart apiserver-1")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(lambda: app.model.activity == "restarted apiserver-1", timeout=20)
+        await wait_for(lambda: "apiserver-1" in {key[0] for key in app.model.write_keys}, timeout=20)
+        await wait_for(lambda: app.model.method_totals()["Encrypt"] > encrypts_before, timeout=20)
+        await pilot.pause(0.5)  # room for a wrong extra Encrypt to show up before counting
+
+        since = backend.events.history()[events_before:]
+        lifecycle = [e for e in since if isinstance(e, ev.ApiserverLifecycle)]
+        assert lifecycle and {e.source for e in lifecycle} == {"apiserver-1"}
+        rotated = [e for e in since if isinstance(e, ev.WriteStateRotated)]
+        assert [e.source for e in rotated] == ["apiserver-1"]  # one new seed, for the restarted one
+        assert app.model.method_totals()["Encrypt"] == encrypts_before + 1
+        after = {key[0]: w for key, w in app.model.write_keys.items()}
+        for untouched in ("apiserver-0", "apiserver-2"):
+            assert after[untouched] == keys_before[untouched]
+        assert after["apiserver-1"].expires_at >= keys_before["apiserver-1"].expires_at
+        # The others kept serving: reads through apiserver-2 still decrypt.
+        assert (await backend.get("secrets", "default", "play-00000", apiserver=2)).ok
+
+
+def dataclass_copy(key: WriteKey) -> WriteKey:
+    return dataclasses.replace(key)

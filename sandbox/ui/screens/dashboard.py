@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual import events
 from textual.app import ComposeResult
-from textual.containers import Grid
+from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, TabbedContent, TabPane
@@ -17,6 +17,7 @@ from sandbox.ui.model import DashboardModel
 from sandbox.ui.widgets.envelope_panel import EnvelopePanel
 from sandbox.ui.widgets.health_panel import HealthPanel
 from sandbox.ui.widgets.keyring_panel import KeyringPanel
+from sandbox.ui.widgets.log_panel import LogPanel
 from sandbox.ui.widgets.narrative import NarrativePanel
 from sandbox.ui.widgets.panel import Panel
 from sandbox.ui.widgets.plugin_calls import PluginCallsPanel
@@ -35,17 +36,14 @@ TABS: tuple[tuple[str, type[Panel]], ...] = (
     ("Status", StatusPanel),
     ("Keyring", KeyringPanel),
     ("Health", HealthPanel),
+    ("Logs", LogPanel),
 )
-GRID_ORDER: tuple[type[Panel], ...] = (
-    # Row-major auto-placement with the row spans in DEFAULT_CSS gives: scenarios over narrative
-    # on the left, the envelope down the middle, calls, status, keyring and health on the right.
-    ScenarioBrowser,
-    EnvelopePanel,
-    PluginCallsPanel,
-    StatusPanel,
-    NarrativePanel,
-    KeyringPanel,
-    HealthPanel,
+COLUMNS: tuple[tuple[str, tuple[type[Panel], ...]], ...] = (
+    # Scenarios over the narrative (and the logs, when shown) on the left, the envelope down
+    # the middle, calls, status, keyring and health on the right.
+    ("left", (ScenarioBrowser, NarrativePanel, LogPanel)),
+    ("middle", (EnvelopePanel,)),
+    ("right", (PluginCallsPanel, StatusPanel, KeyringPanel, HealthPanel)),
 )
 
 
@@ -55,16 +53,17 @@ def is_wide(width: int, height: int) -> bool:
 
 class DashboardScreen(Screen[None]):
     DEFAULT_CSS = """
-    DashboardScreen #dashboard-grid {
-        grid-size: 3 6;
-        grid-columns: 1fr 1.3fr 1fr;
-        grid-gutter: 0;
-    }
-    DashboardScreen #dashboard-grid > ScenarioBrowser { row-span: 3; }
-    DashboardScreen #dashboard-grid > NarrativePanel { row-span: 3; }
-    DashboardScreen #dashboard-grid > EnvelopePanel { row-span: 6; }
-    DashboardScreen #dashboard-grid > PluginCallsPanel { row-span: 2; }
-    DashboardScreen #dashboard-grid > StatusPanel { row-span: 2; }
+    DashboardScreen #dashboard-grid { height: 1fr; }
+    /* At 200 columns: 50 | 78 | 72. The hex view needs 78 for 16 bytes a row, the calls
+       table 72 for all its columns; the narrative wraps happily in 50. */
+    DashboardScreen #column-left { width: 1fr; }
+    DashboardScreen #column-middle { width: 1.56fr; }
+    DashboardScreen #column-right { width: 1.44fr; }
+    DashboardScreen #column-right DataTable { scrollbar-size-vertical: 1; }
+    DashboardScreen #column-right > PluginCallsPanel { height: 2fr; }
+    DashboardScreen #column-right > StatusPanel { height: 2fr; }
+    DashboardScreen #column-left > LogPanel { display: none; }
+    DashboardScreen.-logs #column-left > LogPanel { display: block; }
     DashboardScreen TabbedContent { height: 1fr; }
     DashboardScreen TabPane { padding: 0; }
     """
@@ -80,9 +79,11 @@ class DashboardScreen(Screen[None]):
         self.set_reactive(DashboardScreen.wide, is_wide(self.app.size.width, self.app.size.height))
         yield TopBar(self.model)
         if self.wide:
-            with Grid(id="dashboard-grid"):
-                for panel_class in GRID_ORDER:
-                    yield panel_class(self.model)
+            with Horizontal(id="dashboard-grid"):
+                for name, panels in COLUMNS:
+                    with Vertical(id=f"column-{name}"):
+                        for panel_class in panels:
+                            yield panel_class(self.model)
         else:
             with TabbedContent(id="dashboard-tabs"):
                 for title, panel_class in TABS:
@@ -100,6 +101,15 @@ class DashboardScreen(Screen[None]):
                 panel.redraw()
         for bar in self.query(TopBar):  # absent for a moment while the layout recomposes
             bar.redraw()
+
+    def toggle_logs(self) -> None:
+        """The log view: its tab on a small terminal, shown or hidden under the narrative on a large one."""
+        if not self.wide:
+            self.show_panel("logs")
+            return
+        self.toggle_class("-logs")
+        if self.has_class("-logs"):
+            self.show_panel("logs")
 
     def show_panel(self, name: str) -> None:
         """Brings a panel into view: the tab on a small terminal (the grid shows them all)."""

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Static
 from sandbox.ui.byte_map import value_segments
 from sandbox.ui.model import StoredObject, shorten_hashes
 from sandbox.ui.widgets.hex_view import HexView, legend
-from sandbox.ui.widgets.panel import Panel
+from sandbox.ui.widgets.panel import Panel, fixed_table
 
 if TYPE_CHECKING:
     from sandbox.core.inspect import InspectReport
@@ -94,11 +94,10 @@ class EnvelopePanel(Panel):
 
     def compose_body(self) -> ComposeResult:
         self._rows: dict[str, tuple[str, ...]] = {}
+        self._generation = self.model.generation
         yield Static("", id="object-summary")
-        table: DataTable[str | Text] = DataTable(id="object-table", cursor_type="row", zebra_stripes=True)
-        for label, width in (("object", 34), ("key_id", 16), ("type", 4), ("bytes", 5), ("stale", 5)):
-            table.add_column(label, key=label, width=width)  # fixed widths: see PluginCallsPanel
-        yield table
+        columns = (("object", 32), ("key_id", 14), ("type", 4), ("bytes", 5), ("stale", 5))
+        yield fixed_table("object-table", columns)
         with VerticalScroll(id="envelope-detail"):
             yield Static("", id="envelope-fields")
             yield Static("", id="hex-legend")
@@ -107,6 +106,12 @@ class EnvelopePanel(Panel):
     def refresh_view(self) -> None:
         model = self.model
         current = model.current_key_id()
+        if self._generation != model.generation:
+            # A new backend has a new etcd: none of the listed objects exist there.
+            self._generation = model.generation
+            self.query_one("#object-table", DataTable).clear()
+            self._rows = {}
+            self._synced_key_id: str | None = None
         if model.changed_objects or current != getattr(self, "_synced_key_id", None):
             self._sync_rows(model.objects, current)
             self.set_static("#object-summary", self._summary(current))
@@ -171,6 +176,8 @@ class EnvelopePanel(Panel):
         fields = self.query_one("#envelope-fields", Static)
         if not model.selected_key:
             fields.update(Text("select an object to take its etcd value apart", style="dim"))
+            self.set_static("#hex-legend", "")
+            self.query_one("#hex-view", HexView).show(b"", [])
             return
         if model.selected_error:
             fields.update(Text(f"{model.selected_key}\n{model.selected_error}", style="red"))

@@ -62,12 +62,15 @@ class KeyringPanel(Panel):
         yield Static("waiting for the plugin…", id="keyring-body")
 
     def refresh_view(self) -> None:
-        states = self.model.plugin_states
-        if not states:
+        states, error = self.model.plugin_states, self.model.plugin_error
+        if not states and not error:
+            self.set_static("#keyring-body", Text("waiting for the plugin…", style="dim"))
             return
         text = Text()
         for i, (index, state) in enumerate(sorted(states.items())):
             if i:
                 text.append("\n")
             text.append_text(describe_state(index, state))
+        if error:
+            text.append(f"\nunreachable: {error}" if states else f"unreachable: {error}", style="red")
         self.set_static("#keyring-body", text)

@@ -6,6 +6,7 @@ point of a teaching run: the learner sees the apiserver disagree with their ment
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -62,26 +63,52 @@ class NarrativePanel(Panel):
         if narrative != getattr(self, "_narrative", None):
             self._narrative = narrative
             self.query_one("#narrative-text", Markdown).update(narrative)
-        self.set_static("#expectations", self._expectations_text())
-        self.set_static("#activity", "\n".join(list(self.model.log)[-8:]))
+        self._draw_lines()
 
-    def _expectations_text(self) -> Text:
+    def _draw_lines(self) -> None:
+        """Expectations and recent activity, as rows whose wrapped lines stay indented."""
+        expectations = self._expectation_rows()
+        activity = list(self.model.log)[-8:]
+        key = (expectations, tuple(activity))
+        if key == getattr(self, "_lines_key", None):
+            return  # a Table never compares equal: skip the layout pass ourselves
+        self._lines_key = key
+        self.query_one("#expectations", Static).update(hanging_rows(expectations))
+        self.query_one("#activity", Static).update(
+            hanging_rows(tuple((time, ("", rest)) for time, _, rest in (a.partition(" ") for a in activity)))
+        )
+
+    def _expectation_rows(self) -> tuple[tuple[str, tuple[str, str]], ...]:
+        """(marker, (style, text)) rows for the current step's operations and expectations."""
         progress = self.model.scenario
-        out = Text()
+        rows: list[tuple[str, tuple[str, str]]] = []
         for op in progress.operations[-6:]:
-            if op.step != progress.step_index:
-                continue
-            out.append("  · " if op.ok else "  ✗ ", style="dim" if op.ok else "red")
-            out.append(f"{op.operation}: {op.summary or op.error}\n", style="dim" if op.ok else "red")
+            if op.step == progress.step_index:
+                rows.append(
+                    (
+                        "·" if op.ok else "✗",
+                        ("dim" if op.ok else "red", f"{op.operation}: {op.summary or op.error}"),
+                    )
+                )
         for exp in progress.expectations:
             if exp.step != progress.step_index:
                 continue
-            out.append("  ✓ " if exp.ok else "  ✗ ", style="bold green" if exp.ok else "bold red")
-            out.append(exp.description + "\n")
+            rows.append(("✓" if exp.ok else "✗", ("" if exp.ok else "bold", exp.description)))
             if not exp.ok:
-                out.append(f"      expected {exp.expected}\n", style="green")
-                out.append(f"      observed {exp.observed}\n", style="red")
-        for failure in progress.failures:
-            out.append(f"  ✗ {failure}\n", style="red")
-        out.rstrip()
-        return out
+                rows.append(("", ("green", f"expected {exp.expected}")))
+                rows.append(("", ("red", f"observed {exp.observed}")))
+        rows += [("✗", ("red", failure)) for failure in progress.failures]
+        return tuple(rows)
+
+
+MARKER_STYLES = {"✓": "bold green", "✗": "bold red", "·": "dim"}
+
+
+def hanging_rows(rows: tuple[tuple[str, tuple[str, str]], ...]) -> Table:
+    """A borderless two-column grid: the marker (or time) left, the text wrapping beside it."""
+    grid = Table.grid(padding=(0, 1), expand=True)
+    grid.add_column(no_wrap=True, style="dim")
+    grid.add_column(ratio=1)
+    for marker, (style, text) in rows:
+        grid.add_row(Text(marker, style=MARKER_STYLES.get(marker, "dim")), Text(text, style=style))
+    return grid

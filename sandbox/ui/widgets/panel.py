@@ -7,12 +7,14 @@ complete from the model.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from sandbox.ui.model import DashboardModel
 
@@ -83,3 +85,18 @@ class Panel(Vertical):
 
     def refresh_view(self) -> None:
         """Subclasses draw the model's state for this panel."""
+
+
+def fixed_table(table_id: str, columns: Sequence[tuple[str, int]]) -> DataTable[str | Text]:
+    """A row-cursor table with fixed column widths and one blank cell between columns.
+
+    Fixed widths because auto-sized columns jump as rows arrive (and make screenshots racy).
+    The gap is part of each width with no cell padding, so a column costs one cell of spacing
+    instead of the default two: at 200 columns the calls table fits its panel whole.
+    """
+    table: DataTable[str | Text] = DataTable(
+        id=table_id, cursor_type="row", zebra_stripes=True, cell_padding=0
+    )
+    for i, (label, width) in enumerate(columns):
+        table.add_column(label, key=label, width=width if i == len(columns) - 1 else width + 1)
+    return table

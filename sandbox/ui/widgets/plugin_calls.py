@@ -10,15 +10,23 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Sparkline, Static
 
-from sandbox.core.events import PluginCall
-from sandbox.ui.model import clock_text
-from sandbox.ui.widgets.panel import Panel
+from sandbox.ui.model import clock_text, tail_since
+from sandbox.ui.widgets.panel import Panel, fixed_table
 
 ROWS_KEPT = 200
 
 
+SHORT_CODES = {
+    "DEADLINE_EXCEEDED": "DEADLINE",
+    "INVALID_ARGUMENT": "INVALID_ARG",
+    "FAILED_PRECONDITION": "PRECONDITION",
+    "RESOURCE_EXHAUSTED": "EXHAUSTED",
+}
+"""gRPC code names cut to the column (11 cells) in a way that still names the code."""
+
+
 def code_text(code: str) -> Text:
-    return Text(code, style="green" if code == "OK" else "bold red")
+    return Text(SHORT_CODES.get(code, code), style="green" if code == "OK" else "bold red")
 
 
 class PluginCallsPanel(Panel):
@@ -32,24 +40,27 @@ class PluginCallsPanel(Panel):
     """
 
     def compose_body(self) -> ComposeResult:
-        self._shown: list[PluginCall] = []
+        self._calls_seen = 0
+        self._generation = self.model.generation
         yield Static("no calls yet", id="call-counts")
         yield Sparkline([0.0], summary_function=max, id="call-spark")
-        table: DataTable[str | Text] = DataTable(id="call-table", cursor_type="row", zebra_stripes=True)
-        # Fixed widths: auto-sized columns jump as rows arrive and make screenshots racy.
-        for label, width in (
+        columns = (
             ("time", 8),
             ("plugin", 8),
             ("method", 7),
             ("uid", 8),
-            ("key_id", 16),
+            ("key_id", 14),
             ("ms", 6),
-            ("code", 16),
-        ):
-            table.add_column(label, width=width)
-        yield table
+            ("code", 11),
+        )
+        yield fixed_table("call-table", columns)
 
     def refresh_view(self) -> None:
+        if self._generation != self.model.generation:
+            # A new backend: its counts start from zero, so must the rows.
+            self._generation = self.model.generation
+            self.query_one("#call-table", DataTable).clear()
+            self._calls_seen = 0
         self.set_static("#call-counts", self._counts_text())
         self.query_one("#call-spark", Sparkline).data = self.model.spark_series()
         self._append_new_rows()
@@ -70,16 +81,9 @@ class PluginCallsPanel(Panel):
         return out
 
     def _append_new_rows(self) -> None:
-        calls = list(self.model.calls)
-        # The model's deque drops the oldest calls; find where our last shown call sits in it.
-        start = 0
-        if self._shown:
-            last = self._shown[-1]
-            for i in range(len(calls) - 1, -1, -1):
-                if calls[i] is last:
-                    start = i + 1
-                    break
-        new = calls[start:][-ROWS_KEPT:]
+        model = self.model
+        new = tail_since(model.calls, model.call_total, self._calls_seen)[-ROWS_KEPT:]
+        self._calls_seen = model.call_total
         if not new:
             return
         table = self.query_one("#call-table", DataTable)
@@ -94,11 +98,9 @@ class PluginCallsPanel(Panel):
                 f"{call.latency_ms:.1f}",
                 code_text(call.code),
             )
-        self._shown.extend(new)
         overflow = table.row_count - ROWS_KEPT
         if overflow > 0:
             for row_key in list(table.rows)[:overflow]:
                 table.remove_row(row_key)
-            self._shown = self._shown[-ROWS_KEPT:]
         if at_end:
             table.move_cursor(row=table.row_count - 1, animate=False)

@@ -18,6 +18,9 @@ class ScenarioBrowser(Panel):
     DEFAULT_CSS = """
     ScenarioBrowser > OptionList, ScenarioBrowser > OptionList:focus {
         height: 1fr; min-height: 4; border: none; padding: 0;
+        /* One line per lesson: a wrapped title has no indent and reads as two entries.
+           The detail below shows the whole title. */
+        text-wrap: nowrap; text-overflow: ellipsis;
     }
     ScenarioBrowser > #scenario-detail { height: 2fr; margin: 0; }
     ScenarioBrowser > #scenario-detail > * { margin: 0 0 1 0; }

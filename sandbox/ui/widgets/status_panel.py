@@ -10,15 +10,27 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
-from sandbox.core.events import StatusProbed
-from sandbox.ui.model import clock_text
-from sandbox.ui.widgets.panel import Panel
+from sandbox.ui.model import clock_text, tail_since
+from sandbox.ui.widgets.panel import Panel, fixed_table
 
 PROBE_ROWS = 100
 
 
 def ok_text(ok: bool, yes: str = "ok", no: str = "FAIL") -> Text:
     return Text(yes, style="green") if ok else Text(no, style="bold red")
+
+
+def probe_count_text(total: int, rows: int, cached: int) -> Text:
+    """How many Status calls the table below holds, and the health checks that made none."""
+    out = Text(style="dim")
+    out.append(f"{total} Status probe{'s' if total != 1 else ''}")
+    if rows < total:
+        out.append(f", last {rows} below")
+    elif total:
+        out.append(" below")
+    if cached:
+        out.append(f" · {cached} health check{'s' if cached != 1 else ''} served from cache")
+    return out
 
 
 class StatusPanel(Panel):
@@ -31,24 +43,26 @@ class StatusPanel(Panel):
     """
 
     def compose_body(self) -> ComposeResult:
-        self._shown_probes: list[StatusProbed] = []
+        self._probes_seen = 0
+        self._generation = self.model.generation
         yield Static("", id="status-summary")
-        table: DataTable[str | Text] = DataTable(id="probe-table", cursor_type="row", zebra_stripes=True)
         columns = (
             ("time", 8),
             ("apiserver", 11),
             ("healthz", 7),
             ("version", 7),
-            ("key_id", 16),
+            ("key_id", 14),
             ("result", 40),
         )
-        for label, width in columns:  # fixed widths: see PluginCallsPanel
-            table.add_column(label, width=width)
-        yield table
+        yield fixed_table("probe-table", columns)
 
     def refresh_view(self) -> None:
-        self.set_static("#status-summary", self._summary())
+        if self._generation != self.model.generation:
+            self._generation = self.model.generation
+            self.query_one("#probe-table", DataTable).clear()
+            self._probes_seen = 0
         self._append_probes()
+        self.set_static("#status-summary", self._summary())
 
     def _summary(self) -> Text:
         model = self.model
@@ -65,10 +79,8 @@ class StatusPanel(Panel):
                 out.append(f"  {change.text[:120]}", style="red")
             out.append("\n")
         if model.probes or model.cached_probes:
-            out.append(
-                f"{len(model.probes)} Status probes shown, {model.cached_probes} answered from cache\n",
-                style="dim",
-            )
+            out.append(probe_count_text(model.probe_total, self._table_rows(), model.cached_probes))
+            out.append("\n")
         if not model.write_keys:
             out.append("write key: none yet (writes fail with 'unexpected nil transformer')", style="yellow")
         for (source, provider), key in sorted(model.write_keys.items()):
@@ -88,13 +100,13 @@ class StatusPanel(Panel):
         out.rstrip()
         return out
 
+    def _table_rows(self) -> int:
+        return self.query_one("#probe-table", DataTable).row_count
+
     def _append_probes(self) -> None:
-        probes = list(self.model.probes)
-        start = 0
-        if self._shown_probes:
-            last = self._shown_probes[-1]
-            start = next((i + 1 for i in range(len(probes) - 1, -1, -1) if probes[i] is last), 0)
-        new = probes[start:][-PROBE_ROWS:]
+        model = self.model
+        new = tail_since(model.probes, model.probe_total, self._probes_seen)[-PROBE_ROWS:]
+        self._probes_seen = model.probe_total
         if not new:
             return
         table = self.query_one("#probe-table", DataTable)
@@ -108,7 +120,6 @@ class StatusPanel(Panel):
                 probe.key_id or "-",
                 result,
             )
-        self._shown_probes = (self._shown_probes + new)[-PROBE_ROWS:]
         overflow = table.row_count - PROBE_ROWS
         for row_key in list(table.rows)[: max(overflow, 0)]:
             table.remove_row(row_key)
