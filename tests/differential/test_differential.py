@@ -36,6 +36,67 @@ SMALLER = {
 
 LOCAL_SCENARIOS = [s.name for s in bundled_scenarios() if "local" in s.backends]
 
+_CORRUPT = (
+    "1.37 wraps read-path transform errors: 'Internal error occurred: StorageError: corrupt object, "
+    "Code: 7, Key: /secrets/<ns>/<name>, ResourceVersion: 0, AdditionalErrorMsg: data from the storage "
+    "is not transformable revision=0: <err>'; the simulator returns the bare <err>"
+)
+_WRAPPED = (
+    "the first failing probe after a healthy one reads 'kms-provider-0: failed to perform status section "
+    "of the healthz check for KMS Provider <name>, error: <grpc err>' on the real apiserver; the simulator "
+    "gives the raw gRPC error"
+)
+_DIAL = (
+    "with the socket missing the real text is 'rpc error: code = DeadlineExceeded desc = latest balancer "
+    'error: connection error: desc = "transport: Error while dialing: dial unix <path>: connect: no such '
+    "file or directory\"'; the simulator says 'context deadline exceeded'"
+)
+KNOWN_DIFFERENCES = {
+    "plugin-outage-short": _WRAPPED,
+    "plugin-outage-long": _WRAPPED,
+    "restart-while-plugin-down": f"{_DIAL}; {_CORRUPT}",
+    "cold-start-deadlock": f"{_DIAL}; {_CORRUPT}",
+    "slow-plugin": _CORRUPT,
+    "deleted-key-data-loss": _CORRUPT,
+    "annotation-limits": _CORRUPT,
+    "restart-time-decryption": (
+        "a fresh real apiserver writes 2 ConfigMaps in kube-system (extension-apiserver-authentication, "
+        "kube-apiserver-legacy-service-account-token-tracking): under a KMS v1 ConfigMap provider they "
+        "cost Decrypts at restart (5, not 2) and show up in lists; the simulator has no system objects"
+    ),
+    "key-rotation": (
+        "step 1: the simulator counts a Decrypt by apiserver 1's watch cache for apiserver 0's write; "
+        "the real v1.37.2 made none in that step (not yet explained)"
+    ),
+    "config-reload": "step 2: the real apiserver spends 2 Encrypts on the reload, the simulator 1",
+    "ha-rotation": (
+        "`probe` expectations per apiserver read the simulator's StatusProbed events; a real apiserver "
+        "does not report its probes, and one shared plugin cannot tell which apiserver called"
+    ),
+}
+"""Differences found on v1.37.2 and not yet fixed in the simulator (the real apiserver is right).
+
+Each is a strict xfail: the test still runs, and it fails loudly once the simulator is fixed
+(XPASS), so the entry must then be deleted. Nothing here is timing-bound: those go in the
+scenario's `metadata.differential`.
+"""
+
+
+UNCONFIRMED = {"key-rotation", "config-reload"}
+"""Seen once; may be timing-bound: not strict until confirmed over several runs."""
+
+
+def _params() -> list[object]:
+    return [
+        pytest.param(
+            name,
+            marks=pytest.mark.xfail(reason=KNOWN_DIFFERENCES[name], strict=name not in UNCONFIRMED),
+        )
+        if name in KNOWN_DIFFERENCES
+        else name
+        for name in LOCAL_SCENARIOS
+    ]
+
 
 def _scaled(name: str) -> m.Scenario:
     scenario = find_scenario(name)
@@ -56,7 +117,7 @@ def _explain(scenario: m.Scenario, sim: list[str], local: list[str]) -> str:
     )
 
 
-@pytest.mark.parametrize("name", LOCAL_SCENARIOS)
+@pytest.mark.parametrize("name", _params())
 async def test_simulator_matches_the_real_apiserver(name: str, local_binaries: Binaries) -> None:
     scenario = _scaled(name)
     options = backend_options_for(scenario, kube_version=KUBE_VERSION)
