@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-DEFAULT_KUBE_VERSION: Final = "v1.37.2"
+from sandbox.core.versions import NEWEST_KUBE_VERSION
+
+DEFAULT_KUBE_VERSION: Final = f"v{NEWEST_KUBE_VERSION}"
 """Newest stable k8s.io/kubernetes on the Go module proxy when this was pinned (see docs/local-backend.md)."""
 
 KUBE_MODULE: Final = "k8s.io/kubernetes"
