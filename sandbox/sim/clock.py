@@ -32,6 +32,10 @@ class TimerHandle:
     cancelled: bool = field(default=False, compare=False)
     _real: asyncio.TimerHandle | None = field(default=None, compare=False, repr=False)
 
+    # order=True makes dataclasses drop __hash__; the real clock keeps live handles in a set, and
+    # two handles are never equal anyway (seq is unique per clock), so hash by identity.
+    __hash__ = object.__hash__
+
     def cancel(self) -> None:
         self.cancelled = True
         if self._real is not None:
