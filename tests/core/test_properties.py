@@ -17,7 +17,7 @@ aes_keys = st.sampled_from([16, 24, 32]).flatmap(lambda n: st.binary(min_size=n,
 plaintexts = st.binary(max_size=512)
 aads = st.binary(max_size=64)
 names = st.text(
-    st.characters(blacklist_characters=":", blacklist_categories=("Cs",)), min_size=1, max_size=20
+    st.characters(exclude_characters=":", exclude_categories=["Cs"]), min_size=1, max_size=20
 )
 annotation_keys = st.from_regex(r"[a-z0-9]{1,8}\.[a-z]{2,5}", fullmatch=True)
 encrypted_objects = st.builds(

@@ -21,8 +21,8 @@ linux_only = pytest.mark.skipif(sys.platform != "linux", reason="host plugins ar
 
 
 async def test_missing_docker_daemon_is_a_backend_error(
-    fakes: FakeTools, short_tmp: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    fakes: FakeTools, short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_DOCKER_DOWN", "1")
     backend = KindBackend(BackendOptions(state_dir=str(short_tmp / "st")))
     with pytest.raises(BackendError, match="docker is installed but its daemon is not reachable"):
