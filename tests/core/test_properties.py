@@ -16,9 +16,7 @@ keys32 = st.binary(min_size=32, max_size=32)
 aes_keys = st.sampled_from([16, 24, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
 plaintexts = st.binary(max_size=512)
 aads = st.binary(max_size=64)
-names = st.text(
-    st.characters(exclude_characters=":", exclude_categories=["Cs"]), min_size=1, max_size=20
-)
+names = st.text(st.characters(exclude_characters=":", exclude_categories=["Cs"]), min_size=1, max_size=20)
 annotation_keys = st.from_regex(r"[a-z0-9]{1,8}\.[a-z]{2,5}", fullmatch=True)
 encrypted_objects = st.builds(
     kmsv2_format.EncryptedObject,
