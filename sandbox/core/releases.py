@@ -96,6 +96,12 @@ class ReleaseProfile:
     automatic_reloads_total_metric: bool = True
     last_config_info_metric: bool = True
     authority_localhost: bool = True
+    corrupt_object_errors: bool = True
+    """Read-path transform failures come back as `StorageError: corrupt object, Code: 7, ...`
+    (KEP-3926, 1.32+); before, as the bare transformer error."""
+    corrupt_error_revision: bool = True
+    """The corrupt-object text carries ` revision=<n>` after "not transformable" (seen on 1.37.2;
+    dated 1.34 from upstream's integration-test expectations, not verified per release)."""
     documented_through: int = DOCUMENTED_THROUGH
     """The newest minor the spec documents; a newer release is modelled as that one."""
 
@@ -191,6 +197,8 @@ def _profile(minor: int) -> ReleaseProfile:
         automatic_reloads_total_metric=minor >= 30,
         last_config_info_metric=minor >= 34,
         authority_localhost=minor >= 32,
+        corrupt_object_errors=minor >= 32,
+        corrupt_error_revision=minor >= 34,
     )
 
 

@@ -43,6 +43,28 @@ def internal_error(error: str) -> ApiResponse:
     return ApiResponse(500, "InternalError", f"Internal error occurred: {error}")
 
 
+def read_error(release: ReleaseProfile, key: str, error: str) -> ApiResponse:
+    """A GET (or the read inside PUT/DELETE) whose stored value did not transform.
+
+    1.32+ (KEP-3926) reports a corrupt object: `key` is the storage key without the storage
+    prefix (`/secrets/<ns>/<name>`); the real v1.37.2 shows ResourceVersion 0 and revision=0.
+    """
+    if not release.corrupt_object_errors:
+        return internal_error(error)
+    revision = " revision=0" if release.corrupt_error_revision else ""
+    return internal_error(
+        f"StorageError: corrupt object, Code: 7, Key: {key}, ResourceVersion: 0, "
+        f"AdditionalErrorMsg: data from the storage is not transformable{revision}: {error}"
+    )
+
+
+def list_read_error(release: ReleaseProfile, resource: str, error: str) -> ApiResponse:
+    """A LIST with values that did not transform: 1.32+ answers `StoreReadError` for the lot."""
+    if not release.corrupt_object_errors:
+        return internal_error(error)
+    return ApiResponse(500, "StoreReadError", f"failed to read one or more {resource} from the storage")
+
+
 @dataclass(frozen=True)
 class ApiserverSettings:
     release: ReleaseProfile

@@ -38,6 +38,8 @@ from sandbox.sim.api_types import (
     ApiserverSettings,
     ApiserverStartError,
     internal_error,
+    list_read_error,
+    read_error,
 )
 from sandbox.sim.clock import Clock
 from sandbox.sim.envelope_metrics import ApiserverMetrics
@@ -268,7 +270,7 @@ class SimApiserver:
             return ApiResponse(404, "NotFound", f'{resource} "{name}" not found'), None, False
         result, error = await self.read_value(resource, kv)
         if result is None:
-            return internal_error(error), None, False
+            return read_error(self.release, key[len(self.prefix) :], error), None, False
         try:
             obj = decode_object(result.plaintext)
         except SandboxError as exc:
@@ -323,7 +325,7 @@ class SimApiserver:
         for kv in self.store.range(prefix):
             result, error = await self.read_value(resource, kv)
             if result is None:
-                return internal_error(error)
+                return list_read_error(self.release, resource, error)
             items.append(kv.key[len(self.prefix) + len(resource) + 2 :])
         return ApiResponse(200, items=tuple(items), resource_version=str(self.store.revision))
 

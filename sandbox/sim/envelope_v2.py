@@ -169,7 +169,9 @@ class KmsV2Transformer(Transformer):
             try:
                 validate_encrypted_object(obj, strict=self.release.strict_limits)
             except SandboxError as exc:
-                raise TransformError(f"got invalid EncryptedObject: {exc}") from None
+                # The read path returns the validation error bare (seen on v1.37.2); only the
+                # write-side state check says "got invalid EncryptedObject: ...".
+                raise TransformError(str(exc)) from None
             key = self._cache_key(obj)
             if len(self._valid_headers) >= MAX_REMEMBERED_HEADERS:
                 self._valid_headers.clear()

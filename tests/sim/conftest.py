@@ -83,3 +83,12 @@ async def make_api(short_tmp: Path) -> AsyncIterator[ApiFactory]:
     yield make
     for api in made:
         await api.close()
+
+
+def corrupt(key: str, error: str) -> str:
+    """The real v1.37.2 apiserver's answer to a read whose stored value did not transform."""
+    return (
+        f"Internal error occurred: StorageError: corrupt object, Code: 7, Key: {key}, "
+        f"ResourceVersion: 0, AdditionalErrorMsg: data from the storage is not transformable "
+        f"revision=0: {error}"
+    )

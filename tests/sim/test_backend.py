@@ -13,6 +13,7 @@ from sandbox.core.events import WatchCacheListed
 from sandbox.core.hashing import key_id_hash
 from sandbox.core.kmsv2_format import decode_value
 from sandbox.core.versions import NEWEST_KUBE_MINOR
+from tests.sim.conftest import corrupt
 
 KEY_DISABLED = "failed precondition - key disabled"
 
@@ -147,9 +148,11 @@ async def test_SIM_1_plugin_down_at_start_then_recovering(sim: SimBackend) -> No
     await sim.create("secrets", "default", "a", {"x": b"1"})
     await sim.stop_plugin()
     await sim.restart_apiserver()
-    nil = "Internal error occurred: got unexpected nil transformer"
-    assert (await sim.get("secrets", "default", "a")).message == nil
-    assert (await sim.create("secrets", "default", "b", {"x": b"1"})).message == nil
+    nil = "got unexpected nil transformer"
+    assert (await sim.get("secrets", "default", "a")).message == corrupt("/secrets/default/a", nil)
+    assert (
+        await sim.create("secrets", "default", "b", {"x": b"1"})
+    ).message == f"Internal error occurred: {nil}"
     health = await sim.health()
     assert "rpc error: code = DeadlineExceeded desc = context deadline exceeded" in health.body
     await sim.start_plugin()

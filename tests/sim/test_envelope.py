@@ -22,7 +22,7 @@ from sandbox.sim.clock import VirtualClock
 from sandbox.sim.envelope_v2 import KmsV2Transformer
 from sandbox.sim.store import MemoryStore
 from tests.sim.base64_plugin import Base64Plugin
-from tests.sim.conftest import ApiFactory, v2_config
+from tests.sim.conftest import ApiFactory, corrupt, v2_config
 
 VECTOR = json.loads((Path("/work/shared/vectors/kmsv2-legacy-aes-gcm-key.json")).read_text())
 H1 = "sha256:6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"
@@ -117,9 +117,10 @@ async def test_ENV_1_reads_during_an_outage_come_from_the_dek_cache(
     cache.set(b"unrelated", v2_transformer(writer).probe.current_state().reader)
     for _ in range(10):
         response = await writer.get("secrets", "default", "s")
-        assert response.message == (
-            "Internal error occurred: failed to decrypt DEK, error: "
-            "rpc error: code = FailedPrecondition desc = Envelope service was disabled"
+        assert response.message == corrupt(
+            "/secrets/default/s",
+            "failed to decrypt DEK, error: "
+            "rpc error: code = FailedPrecondition desc = Envelope service was disabled",
         )
     assert b64.decrypt_calls == before + 10
     # (c) plugin back: the first miss refills the cache, the other 9 reads hit.
@@ -199,7 +200,8 @@ async def test_ENV_6_to_9_invalid_stored_objects_and_sources(b64: Base64Plugin, 
     for name, (obj, message) in cases.items():
         api.store.put(api.key_for("secrets", "default", name), encode_value("kms-provider", obj))
         response = await api.get("secrets", "default", name)
-        assert response.message.startswith(f"Internal error occurred: got invalid EncryptedObject: {message}")
+        expected = corrupt(f"/secrets/default/{name}", message)
+        assert response.message.startswith(expected)
     b64.fixed_ciphertext = b"x" * 1025
     b64.update_key_id()
     api.providers.v2_probes[0]._ttl = 0  # type: ignore[union-attr]
@@ -219,7 +221,7 @@ async def test_a_header_seen_valid_still_needs_its_payload(b64: Base64Plugin, ma
     empty = EncryptedObject(b"", header.key_id, header.encrypted_dek_source, header.annotations, 1)
     api.store.put(api.key_for("secrets", "default", "empty"), encode_value("kms-provider", empty))
     response = await api.get("secrets", "default", "empty")
-    assert response.message == "Internal error occurred: got invalid EncryptedObject: encrypted data is empty"
+    assert response.message == corrupt("/secrets/default/empty", "encrypted data is empty")
     moved = api.store.get(api.key_for("secrets", "default", "good"))
     assert moved is not None
     api.store.put(api.key_for("secrets", "default", "moved"), moved.value)  # same header, other AAD
@@ -322,4 +324,4 @@ async def test_copying_a_value_to_another_key_fails_authentication(
     value = api.store.get(api.key_for("secrets", "default", "a")).value  # type: ignore[union-attr]
     api.store.put(api.key_for("secrets", "default", "b"), value)
     response = await api.get("secrets", "default", "b")
-    assert response.message == "Internal error occurred: cipher: message authentication failed"
+    assert response.message == corrupt("/secrets/default/b", "cipher: message authentication failed")

@@ -17,7 +17,7 @@ from sandbox.sim.api_types import ApiserverStartError
 from sandbox.sim.clock import VirtualClock
 from sandbox.sim.dek_cache import ExpiringCache
 from sandbox.sim.store import MemoryStore, object_key
-from tests.sim.conftest import ApiFactory
+from tests.sim.conftest import ApiFactory, corrupt
 
 KEY1 = base64.b64encode(b"k" * 32).decode()
 KEY2 = base64.b64encode(b"j" * 32).decode()
@@ -33,7 +33,7 @@ resources:
 """
 
 
-NO_MATCH = "Internal error occurred: no matching prefix found"
+NO_MATCH = "no matching prefix found"
 AESCBC_1 = f"aescbc: {{keys: [{{name: key1, secret: {KEY1}}}]}}"
 AESGCM_2 = f"aesgcm: {{keys: [{{name: key2, secret: {KEY2}}}]}}"
 IDENTITY = "identity: {}"
@@ -168,11 +168,13 @@ async def test_PFX_1_to_4_prefix_chain_order_staleness_and_identity(make_api: Ap
     assert not (await cbc.get("secrets", "default", "s")).stale
     # PFX-4: identity refuses encrypted data and the lookup continues (here: to nothing).
     gcm_only = await make_api(local_config(AESGCM_2, IDENTITY), store=store, index=2)
-    assert (await gcm_only.get("secrets", "default", "s")).message == NO_MATCH
+    assert (await gcm_only.get("secrets", "default", "s")).message == corrupt("/secrets/default/s", NO_MATCH)
     # PFX-2: no identity at all and no prefix match.
     store.put("/registry/secrets/default/junk", b"plain bytes")
     strict = await make_api(local_config(AESCBC_1), store=store, index=3)
-    assert (await strict.get("secrets", "default", "junk")).message == NO_MATCH
+    assert (await strict.get("secrets", "default", "junk")).message == corrupt(
+        "/secrets/default/junk", NO_MATCH
+    )
 
 
 async def test_PFX_5_unmatched_resources_stay_plaintext(make_api: ApiFactory) -> None:
