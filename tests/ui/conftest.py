@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Callable
 
 import pytest
+from textual.command import Command, CommandList, CommandPalette
+from textual.pilot import Pilot
 
 from sandbox.ui.app import SandboxApp
 from tests.ui.fake_backend import FakeBackend, fake_control_factory, fake_factory
@@ -19,6 +21,29 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, step: f
         if loop.time() > deadline:
             raise AssertionError("condition did not hold in time")
         await asyncio.sleep(step)
+
+
+async def run_from_palette(pilot: Pilot[int], query: str, expected: str) -> None:
+    """Opens the command palette, types `query` and runs the top hit once it is `expected`.
+
+    The palette gathers hits in a worker and shows them in batches; pressing enter before the
+    wanted hit is highlighted would run whatever is highlighted then (or nothing) under load.
+    """
+    await pilot.press("ctrl+p")
+    await wait_for(lambda: isinstance(pilot.app.screen, CommandPalette))
+    palette = pilot.app.screen
+    await pilot.press(*query)
+
+    def top_hit() -> str:
+        hits = palette.query_one(CommandList)
+        if hits.highlighted is None or hits.option_count == 0:
+            return ""
+        option = hits.get_option_at_index(hits.highlighted)
+        return str(option.hit.text) if isinstance(option, Command) else ""
+
+    await wait_for(lambda: top_hit() == expected)
+    await pilot.press("enter")
+    await wait_for(lambda: not isinstance(pilot.app.screen, CommandPalette))
 
 
 @pytest.fixture

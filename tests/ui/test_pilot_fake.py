@@ -16,7 +16,7 @@ from sandbox.ui.messages import EventsFlushed
 from sandbox.ui.screens.help import HelpScreen
 from sandbox.ui.widgets.keyring_panel import KeyringPanel
 from sandbox.ui.widgets.status_panel import StatusPanel
-from tests.ui.conftest import fake_backend_of, wait_for
+from tests.ui.conftest import fake_backend_of, run_from_palette, wait_for
 from tests.ui.fake_backend import FakeBackend, fake_control_factory
 
 
@@ -24,15 +24,18 @@ async def test_backend_starts_after_the_first_frame_and_panels_show_its_events(f
     messages: list[Message] = []
     async with fake_app.run_test(size=(200, 60), message_hook=messages.append) as pilot:
         await wait_for(lambda: fake_app.model.backend_state == "running")
-        await pilot.pause(0.3)
         calls = pilot.app.query_one("#call-table", DataTable)
+        await wait_for(lambda: calls.row_count == 2)  # drawn at the next flush after the start
         assert [calls.get_row_at(i)[2] for i in range(calls.row_count)] == ["Status", "Encrypt"]
         probes = pilot.app.query_one("#probe-table", DataTable)
+        await wait_for(lambda: probes.row_count == 1)
         assert probes.get_row_at(0)[4] == "kek-0001"
-        summary = str(pilot.app.query_one(StatusPanel).query_one("#status-summary").render())
-        assert "key_id kek-0001" in summary and "expires in 3:00" in summary
-        keyring = str(pilot.app.query_one(KeyringPanel).query_one("#keyring-body").render())
-        assert "kek-0001" in keyring and "current" in keyring
+        summary = pilot.app.query_one(StatusPanel).query_one("#status-summary")
+        await wait_for(lambda: "expires in 3:00" in str(summary.render()))
+        assert "key_id kek-0001" in str(summary.render())
+        keyring = pilot.app.query_one(KeyringPanel).query_one("#keyring-body")
+        await wait_for(lambda: "current" in str(keyring.render()))  # the keyring fetch ran
+        assert "kek-0001" in str(keyring.render())
     flushed = [m for m in messages if isinstance(m, EventsFlushed)]
     # The five start-up events arrive coalesced, not one message each.
     assert sum(len(m.events) for m in flushed) >= 5
@@ -60,11 +63,11 @@ async def test_small_terminals_get_tabs_and_large_ones_a_grid_without_losing_sta
         await pilot.press("c")
         await wait_for(lambda: len(fake_app.model.objects) == 1)
         await pilot.resize_terminal(200, 60)
-        await pilot.pause(0.2)
-        assert not pilot.app.query(TabbedContent)
-        assert pilot.app.query_one("#dashboard-grid")
+        await wait_for(
+            lambda: not pilot.app.query(TabbedContent) and bool(pilot.app.query("#dashboard-grid"))
+        )
         await wait_for(lambda: pilot.app.query_one("#object-table", DataTable).row_count == 1)
-        assert pilot.app.query_one("#call-table", DataTable).row_count == 2
+        await wait_for(lambda: pilot.app.query_one("#call-table", DataTable).row_count == 2)
 
 
 async def test_a_backend_that_fails_to_start_is_a_notification_and_a_panel_error() -> None:
@@ -78,13 +81,11 @@ async def test_a_backend_that_fails_to_start_is_a_notification_and_a_panel_error
     app = SandboxApp("local", factory=factory, control_factory=fake_control_factory, clock_speed=0.0)
     async with app.run_test(size=(200, 60)) as pilot:
         await wait_for(lambda: app.model.backend_state == "failed")
-        await pilot.pause(0.1)
-        assert any("etcd binary not found" in n.message for n in app._notifications)
-        error = str(app.query_one(StatusPanel).query_one(".panel-error").render())
-        assert "etcd binary not found" in error
+        await wait_for(lambda: any("etcd binary not found" in n.message for n in app._notifications))
+        error = app.query_one(StatusPanel).query_one(".panel-error")
+        await wait_for(lambda: "etcd binary not found" in str(error.render()))
         await pilot.press("c")  # actions on a dead backend warn instead of crashing
-        await pilot.pause(0.1)
-        assert any("not running" in n.message for n in app._notifications)
+        await wait_for(lambda: any("not running" in n.message for n in app._notifications))
 
 
 async def test_a_failing_control_call_is_reported_not_raised() -> None:
@@ -101,26 +102,20 @@ async def test_a_failing_control_call_is_reported_not_raised() -> None:
 async def test_help_lists_every_binding_and_closes_with_escape(fake_app: SandboxApp) -> None:
     async with fake_app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
-        assert isinstance(pilot.app.screen, HelpScreen)
+        await wait_for(lambda: isinstance(pilot.app.screen, HelpScreen))
         text = pilot.app.screen.query_one("Markdown").source  # type: ignore[attr-defined]
         for key in ("`r`", "`o`", "`j`", "`m`", "`q`"):
             assert key in text
         await pilot.press("escape")
-        assert not isinstance(pilot.app.screen, HelpScreen)
+        await wait_for(lambda: not isinstance(pilot.app.screen, HelpScreen))
 
 
 async def test_the_command_palette_runs_actions_without_keys(fake_app: SandboxApp) -> None:
     async with fake_app.run_test(size=(120, 40)) as pilot:
         await wait_for(lambda: fake_app.session.running)
-        await pilot.press("ctrl+p")
-        await pilot.press(*"create 1,000")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "create 1,000", "Create 1,000 secrets")
         await wait_for(lambda: len(fake_backend_of(fake_app).store) == 1000)
-        await pilot.press("ctrl+p")
-        await pilot.press(*"jump 10 minutes")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_from_palette(pilot, "jump 10 minutes", "Clock: jump 10 minutes")
         await wait_for(lambda: fake_backend_of(fake_app).now() > 1_767_225_600.0 + 599)
 
 

@@ -6,8 +6,10 @@ show against what the backend and the plugin really did.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
+from collections.abc import Callable
 
 import pytest
 from textual.widgets import DataTable, OptionList
@@ -20,6 +22,19 @@ from sandbox.ui.widgets.plugin_calls import PluginCallsPanel
 from tests.ui.conftest import wait_for
 
 pytestmark = pytest.mark.slow
+
+
+async def settles(read: Callable[[], object], quiet: float, timeout: float) -> None:
+    """Waits until `read()` has not changed for `quiet` seconds; fails if that never happens."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last, since = read(), loop.time()
+    while loop.time() - since < quiet:
+        if loop.time() > deadline:
+            raise AssertionError(f"still changing after {timeout} s (last value {last!r})")
+        await asyncio.sleep(0.05)
+        if (value := read()) != last:
+            last, since = value, loop.time()
 
 
 def process_alive(pid: int) -> bool:
@@ -49,7 +64,9 @@ async def test_a_full_scenario_run_shows_key_ids_calls_and_health() -> None:
         await wait_for(lambda: not app.scenario_busy, timeout=30)
         await pilot.press("a")
         await wait_for(lambda: app.model.scenario.done is not None, timeout=120)
-        await pilot.pause(0.5)
+        # Call events come through the plugin's event stream, which may trail the runner's own.
+        await wait_for(lambda: app.model.method_totals()["Encrypt"] >= 6, timeout=15)
+        await pilot.pause(0.5)  # room for a wrong seventh Encrypt to show up before counting
 
         progress = app.model.scenario
         assert progress.done, progress.failures
@@ -97,6 +114,8 @@ async def test_an_outage_shows_in_the_keyring_and_a_failed_write_is_not_a_crash(
         await pilot.press("o")
         await wait_for(lambda: app.model.plugin_states[0].outage == "unavailable", timeout=15)
         await pilot.press("J")  # ten minutes: the write key expires, probes fail
+        # The jump must be over before the write: its outcome would replace the write's in the top bar.
+        await wait_for(lambda: app.model.activity == "clock +600s", timeout=30)
         await wait_for(lambda: any(not p.ok for p in app.model.probes), timeout=15)
         await wait_for(lambda: any(not c.ok for c in app.model.health_checks.values()), timeout=15)
         await pilot.press("c")
@@ -112,11 +131,9 @@ async def test_no_plugin_process_survives_quitting_the_app() -> None:
         await wait_for(lambda: app.session.running and 0 in app.model.plugin_states, timeout=30)
         pid = app.model.plugin_states[0].pid
         assert pid and process_alive(pid)
-        # The UI's own health fetches must not feed on the cached probes they cause.
-        await pilot.pause(0.5)
-        before = app.model.cached_probes
-        await pilot.pause(1.0)
-        assert app.model.cached_probes == before
+        # The UI's own health fetches must not feed on the cached probes they cause: with the
+        # clock paused the count settles (a feedback loop would keep it climbing).
+        await settles(lambda: app.model.cached_probes, quiet=1.0, timeout=20)
         await pilot.press("q")
     # backend.stop() ran inside the app's shutdown; give the kernel a moment to reap the child.
     await wait_for(lambda: not process_alive(pid), timeout=10)
@@ -129,9 +146,10 @@ async def test_restarting_one_apiserver_of_three_from_the_palette_leaves_the_oth
         await wait_for(
             lambda: app.session.running and {key[0] for key in app.model.write_keys} == sources, timeout=30
         )
+        # One seed per apiserver; the call events trail the write-key events (plugin stream).
+        await wait_for(lambda: app.model.method_totals()["Encrypt"] == 3, timeout=20)
         await pilot.press("c", "c")
         await wait_for(lambda: len(app.model.objects) == 2)
-        await pilot.pause(0.3)
         backend = app.session.backend
         assert backend is not None and backend.apiserver_count == 3
         keys_before = {key[0]: dataclass_copy(w) for key, w in app.model.write_keys.items()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from textual.widgets import DataTable, OptionList
+from textual.widgets import DataTable, OptionList, TabbedContent
 
 from sandbox.backends.base import Backend, BackendOptions
 from sandbox.core import events as ev
@@ -68,7 +68,8 @@ async def test_starting_a_scenario_shows_only_the_new_backend_everywhere() -> No
         await pilot.press("s")
         await wait_for(lambda: len(built) == 2 and app.model.running_scenario == "snapshot-demo")
         await wait_for(lambda: app.model.backend_state == "running" and not app.scenario_busy)
-        await pilot.pause(0.3)  # one more flush: the panels redraw from the settled model
+        # The fake's start publishes two calls and one probe; wait until they are drawn.
+        await wait_for(lambda: len(rows(app, "#call-table")) == 2 and len(rows(app, "#probe-table")) == 1)
 
         # 1. The state label follows the swap: stopping, starting, then running again.
         assert " running" in str(app.query_one(TopBar)._last_text)
@@ -97,13 +98,14 @@ async def test_a_batch_flushed_from_the_old_backend_is_dropped_after_the_swap() 
         await wait_for(lambda: app.session.running and bool(app.model.catalogue))
         old_generation = app.pump.generation
         await pilot.press("s")
-        await wait_for(lambda: len(built) == 2 and app.model.backend_state == "running")
-        await pilot.pause(0.3)
-        calls_before = app.model.call_total
+        await wait_for(lambda: len(built) == 2 and app.model.call_total == 2)
         stale = ev.PluginCall(time=0.0, source="plugin", method="Decrypt", key_id="kek-0001")
         app.post_message(EventsFlushed((stale,), old_generation))
-        await pilot.pause(0.3)
-        assert app.model.call_total == calls_before
+        # Messages are handled in order: once this current batch is in, the stale one was seen.
+        marker = ev.LogLine(time=0.0, source="test", text="after the stale batch")
+        app.post_message(EventsFlushed((marker,), app.pump.generation))
+        await wait_for(lambda: len(app.model.process_log.entries) == 1)
+        assert app.model.call_total == 2
         assert "kek-0001" not in {row[4] for row in rows(app, "#call-table")}
 
 
@@ -118,7 +120,7 @@ async def test_process_log_lines_show_coalesced_in_the_logs_tab(fake_app: Sandbo
         for waited in (5.0, 10.0):
             bus.publish(ev.WaitProgress(time=waited, source="clock", waited=waited, total=20.0))
         await pilot.press("8")
-        assert pilot.app.query_one("TabbedContent").active == "tab-logs"  # type: ignore[attr-defined]
+        await wait_for(lambda: pilot.app.query_one(TabbedContent).active == "tab-logs")
         lines = pilot.app.query_one("#log-lines")
         await wait_for(lambda: "×50" in rendered(lines))
         text = rendered(lines).splitlines()
@@ -133,18 +135,16 @@ async def test_L_shows_and_hides_the_log_panel_on_a_large_terminal(fake_app: San
         panel = pilot.app.query_one(LogPanel)
         assert not shown(panel)
         await pilot.press("L")
-        await pilot.pause()
-        assert shown(panel) and panel.region.height > 5
+        await wait_for(lambda: shown(panel) and panel.region.height > 5)
         fake_backend_of(fake_app).events.publish(ev.LogLine(time=0.0, source="etcd", text="ready"))
         await wait_for(lambda: "etcd: ready" in rendered(panel.query_one("#log-lines")))
         await pilot.resize_terminal(80, 24)  # the tabs layout has a Logs tab whatever L said
-        await pilot.pause(0.2)
+        await wait_for(lambda: bool(pilot.app.query(TabbedContent)))
         await pilot.resize_terminal(200, 60)
-        await pilot.pause(0.2)
+        await wait_for(lambda: not pilot.app.query(TabbedContent) and bool(pilot.app.query(LogPanel)))
         assert shown(pilot.app.query_one(LogPanel))  # still shown after recomposing
         await pilot.press("L")
-        await pilot.pause()
-        assert not shown(pilot.app.query_one(LogPanel))
+        await wait_for(lambda: not shown(pilot.app.query_one(LogPanel)))
 
 
 async def test_long_scenario_titles_stay_on_one_line_with_an_ellipsis(
@@ -169,7 +169,8 @@ async def test_long_scenario_titles_stay_on_one_line_with_an_ellipsis(
         await wait_for(lambda: len(fake_app.model.catalogue) == 2)
         options = pilot.app.query_one("#scenario-list", OptionList)
         await pilot.resize_terminal(40, 24)
-        await pilot.pause(0.2)
+        await wait_for(lambda: options.size.width < 40 and options.option_count == 2)
+        await wait_for(lambda: options.render_line(0).text.rstrip().endswith("…"))
         first, second = (options.render_line(y).text for y in (0, 1))
-        assert first.rstrip().endswith("…") and first.strip().startswith("Key rotation")
+        assert first.strip().startswith("Key rotation")
         assert second.strip() == "Next lesson"

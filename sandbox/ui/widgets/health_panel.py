@@ -9,8 +9,6 @@ from textual.widgets import Static
 
 from sandbox.ui.widgets.panel import Panel
 
-HEALTH_PATHS = ("/healthz/kms-providers", "/readyz", "/livez")
-
 
 class HealthPanel(Panel):
     PANEL = "health"
@@ -36,8 +34,8 @@ class HealthPanel(Panel):
             results.append(first[0][:100] if first else "", style="dim")
             results.append("\n")
         results.rstrip()
-        if results.plain:
-            self.set_static("#health-results", results)
+        # Empty again after a backend swap: say so rather than keep the old backend's answers.
+        self.set_static("#health-results", results if results.plain else Text("not fetched yet", style="dim"))
         lines = self.model.metric_lines
         metrics = Text(
             "\n".join(lines) if lines else "no apiserver_envelope_* samples yet", style="" if lines else "dim"

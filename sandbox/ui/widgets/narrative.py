@@ -17,7 +17,8 @@ from sandbox.ui.widgets.panel import Panel
 FREE_PLAY = """\
 **Free play.** Pick a scenario and press **s** to step through it, or play directly:
 **c** create a secret, **C** create 100, **g** read all, **r** rotate the KEK, **o** outage,
-**j** jump the clock, **m** migrate. **?** lists every key; **ctrl+p** opens the command palette.
+**j** jump the clock, **m** migrate, **L** process logs. **?** lists every key; **ctrl+p** opens
+the command palette.
 """
 
 
