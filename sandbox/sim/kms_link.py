@@ -8,8 +8,10 @@ for the socket to come up (WaitForReady) and records each call in
 
 Virtual time: a call to a plugin whose socket is gone would block until its deadline. On a
 virtual clock that wait would be real seconds of nothing, so when nobody listens on the socket
-the link answers at once with the DeadlineExceeded the apiserver would eventually report. The
-call's real duration never moves the virtual clock.
+the link answers at once with the DeadlineExceeded the apiserver would eventually report, in
+grpc-go's words for what the socket said (`connect: no such file or directory` or `connect:
+connection refused`); a plugin that accepts and never answers gives `context deadline exceeded`.
+The call's real duration never moves the virtual clock.
 """
 
 from __future__ import annotations
@@ -63,19 +65,52 @@ def deadline_exceeded() -> KmsCallError:
     return KmsCallError("DeadlineExceeded", format_rpc_error("DeadlineExceeded", DEADLINE_EXCEEDED_DESC))
 
 
-def socket_listening(endpoint: Endpoint) -> bool:
-    """True if something accepts connections on the socket (a cheap connect, no gRPC)."""
+GO_ERRNO_TEXT = {
+    errno.ENOENT: "no such file or directory",
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENOTSOCK: "socket operation on non-socket",
+    errno.EACCES: "permission denied",
+}
+"""Go's syscall.Errno texts for what a Unix-socket connect can say (they match glibc's, lower-cased)."""
+
+
+def dial_error(endpoint: Endpoint) -> str | None:
+    """What grpc-go's dialer would report for `endpoint` now, or None if something accepts.
+
+    A missing socket file gives `no such file or directory`; a file left behind by a killed
+    plugin (nobody listening) gives `connection refused`. A cheap connect, no gRPC.
+    """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
         sock.connect(endpoint.socket_address)
-        return True
+        return None
     except BlockingIOError:
-        return True  # the backlog is full, but a server is there
+        return None  # the backlog is full, but a server is there
     except OSError as exc:
-        return exc.errno not in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK)
+        if exc.errno not in GO_ERRNO_TEXT:
+            return None
+        return GO_ERRNO_TEXT[exc.errno]
     finally:
         sock.close()
+
+
+def socket_listening(endpoint: Endpoint) -> bool:
+    """True if something accepts connections on the socket."""
+    return dial_error(endpoint) is None
+
+
+def unreachable(endpoint: Endpoint, reason: str) -> KmsCallError:
+    """The DeadlineExceeded a WaitForReady call gets when every dial failed (seen on v1.37.2).
+
+    grpc-go puts the last dial error in the description instead of `context deadline exceeded`.
+    """
+    address = f"@{endpoint.path}" if endpoint.abstract else endpoint.path
+    desc = (
+        "latest balancer error: connection error: desc = "
+        f'"transport: Error while dialing: dial unix {address}: connect: {reason}"'
+    )
+    return KmsCallError("DeadlineExceeded", format_rpc_error("DeadlineExceeded", desc))
 
 
 def _failure(exc: BaseException) -> KmsCallError:
@@ -122,14 +157,20 @@ class _Link:
         start = time.perf_counter()
         code = "OK"
         try:
-            if self.fail_fast_when_down and not socket_listening(self.endpoint):
-                raise deadline_exceeded()
+            if self.fail_fast_when_down and (reason := dial_error(self.endpoint)) is not None:
+                raise unreachable(self.endpoint, reason)
             return await op()
         except KmsCallError as exc:
             code = exc.code
             raise
         except Exception as exc:
             failure = _failure(exc)
+            if (
+                failure.code in ("DeadlineExceeded", "Unavailable")
+                and (reason := dial_error(self.endpoint)) is not None
+            ):
+                # The Python client's words for a failed dial differ; say what grpc-go says.
+                failure = unreachable(self.endpoint, reason)
             code = failure.code
             raise failure from None
         finally:
