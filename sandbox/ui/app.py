@@ -26,7 +26,7 @@ from sandbox.core import events as ev
 from sandbox.ui import fetch
 from sandbox.ui.commands import SandboxCommands
 from sandbox.ui.event_pump import FLUSH_INTERVAL_S, EventPump
-from sandbox.ui.free_play import FreePlayApp
+from sandbox.ui.free_play import Deferred, FreePlayApp
 from sandbox.ui.messages import ActionFailed, BackendChanged, EventsFlushed, PanelDataReady
 from sandbox.ui.model import PANELS, DashboardModel
 from sandbox.ui.refresher import Refresher
@@ -189,7 +189,8 @@ class SandboxApp(FreePlayApp):
 
     def _refresh(self, name: str) -> None:
         if self.session.running:
-            self.run_worker(self._refreshers[name].request(), group=f"fetch-{name}", exit_on_error=False)
+            fetch = Deferred(self._refreshers[name].request)
+            self.run_worker(fetch, group=f"fetch-{name}", exit_on_error=False)
 
     def _refresh_all(self) -> None:
         for name in self._refreshers:
@@ -226,7 +227,8 @@ class SandboxApp(FreePlayApp):
         speed = self.model.clock_speed
         if backend.VIRTUAL_TIME and speed > 0 and not self._advancing and not self.scenario_busy:
             self._advancing = True
-            self.run_worker(self._advance_clock(speed), group="clock", exit_on_error=False)
+            advance = Deferred(partial(self._advance_clock, speed))
+            self.run_worker(advance, group="clock", exit_on_error=False)
         self.model.now = max(self.model.now, backend.now())
         self.redraw({"status"})
 

@@ -7,9 +7,9 @@ notification plus an error line in the panel concerned, never a traceback. The a
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -26,6 +26,20 @@ from sandbox.ui.widgets.scenario_browser import ScenarioBrowser
 
 LATENCY_STEPS_MS = (0.0, 50.0, 500.0, 2500.0)
 SPEEDS = (0.0, 1.0, 10.0, 60.0)
+
+
+class Deferred(Awaitable[None]):
+    """Work for run_worker whose coroutine is made only when the worker awaits it.
+
+    A backend swap cancels free-play workers, some before they started: a coroutine made up
+    front would then never be awaited (and Python warns about it).
+    """
+
+    def __init__(self, make: Callable[[], Awaitable[None]]) -> None:
+        self._make = make
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._make().__await__()
 
 
 class FreePlayApp(App[int]):
@@ -108,7 +122,7 @@ class FreePlayApp(App[int]):
             self.model.panel_errors.pop(panel, None)
             self.post_message(PanelDataReady(frozenset({panel})))
 
-        self.run_worker(job(), group="actions", exit_on_error=False)
+        self.run_worker(Deferred(job), group="actions", exit_on_error=False)
 
     def _backend_action(self, label: str, panel: str, work: Callable[[], Awaitable[object]]) -> None:
         self._guarded(label, panel, work, announce=True)

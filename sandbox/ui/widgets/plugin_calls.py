@@ -19,7 +19,7 @@ ROWS_KEPT = 200
 SHORT_CODES = {
     "DEADLINE_EXCEEDED": "DEADLINE",
     "INVALID_ARGUMENT": "INVALID_ARG",
-    "FAILED_PRECONDITION": "PRECONDITION",
+    "FAILED_PRECONDITION": "FAILED_PREC",
     "RESOURCE_EXHAUSTED": "EXHAUSTED",
 }
 """gRPC code names cut to the column (11 cells) in a way that still names the code."""

@@ -6,6 +6,8 @@ writes (3 minutes after the last good Status); it counts down here against the r
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
@@ -18,6 +20,20 @@ PROBE_ROWS = 100
 
 def ok_text(ok: bool, yes: str = "ok", no: str = "FAIL") -> Text:
     return Text(yes, style="green") if ok else Text(no, style="bold red")
+
+
+GRPC_CODE = re.compile(r"code = (\w+)")
+
+
+def short_error(error: str) -> str:
+    """A failed probe's cause for a narrow cell: the gRPC code when the call failed, else the text.
+
+    A failed call reads "failed to perform status section of the healthz check for KMS Provider
+    ..., error: rpc error: code = Unavailable desc = ..."; its start says nothing in 20 cells.
+    The summary above the table shows the health check's full text.
+    """
+    match = GRPC_CODE.search(error)
+    return match.group(1) if match else (error[:80] or "FAIL")
 
 
 def probe_count_text(total: int, rows: int, cached: int) -> Text:
@@ -52,7 +68,7 @@ class StatusPanel(Panel):
             ("healthz", 7),
             ("version", 7),
             ("key_id", 14),
-            ("result", 40),
+            ("result", 15),  # a gRPC code, or the start of the reason; the summary has it all
         )
         yield fixed_table("probe-table", columns)
 
@@ -111,7 +127,7 @@ class StatusPanel(Panel):
             return
         table = self.query_one("#probe-table", DataTable)
         for probe in new:
-            result = ok_text(probe.ok, "cached" if probe.cached else "ok", probe.error[:60] or "FAIL")
+            result = ok_text(probe.ok, "cached" if probe.cached else "ok", short_error(probe.error))
             table.add_row(
                 clock_text(probe.time),
                 probe.source or "apiserver",
