@@ -46,6 +46,7 @@ from sandbox.sim.envelope_metrics import ApiserverMetrics
 from sandbox.sim.health import HealthAnswer, answer
 from sandbox.sim.providers import BuildContext, Check, ProviderSet, build_providers, merged_check
 from sandbox.sim.store import KeyValue, MemoryStore, normalize_prefix
+from sandbox.sim.system_objects import write_system_objects
 from sandbox.sim.transformers import ReadResult, TransformError
 from sandbox.sim.watch_cache import InitialLister
 
@@ -154,6 +155,9 @@ class SimApiserver:
                 + (f" (modelled as {self.release.modelled_as})" if self.release.note else ""),
             )
         )
+        # Controllers create their kube-system ConfigMaps (a failed write is retried at the next
+        # start here; upstream keeps retrying in the background).
+        await write_system_objects(self)
         if self.settings.watch_cache:
             # The watch caches' initial LIST decodes everything now, before any client read.
             await self.watch_cache.start()

@@ -133,7 +133,7 @@ async def test_INT_7_SIM_3_restart_costs_one_encrypt_and_one_decrypt(sim: SimBac
     listed = [e for e in sim.events.history() if isinstance(e, WatchCacheListed)]
     assert [(e.resource, e.ok, e.objects) for e in listed[-2:]] == [
         ("secrets", True, 2),
-        ("configmaps", True, 0),
+        ("configmaps", True, 2),  # the two kube-system ConfigMaps a fresh apiserver writes
     ]
     assert (await sim.get("secrets", "default", "a")).data == {"x": b"1"}
     assert (await sim.get("secrets", "default", "b")).data == {"x": b"2"}

@@ -90,7 +90,7 @@ async def test_INT_10_hot_reload_rotates_providers_by_editing_the_file() -> None
         assert (await sim.get("secrets", "ns-a", "s")).data == {"x": b"1"}
         listed = await sim.list("secrets")
         assert listed.ok and {"ns-a/s", "ns-b/s"} <= set(listed.items)
-        assert (await sim.list("configmaps")).items == ("default/after", "default/c")
+        assert (await sim.list("configmaps", "default")).items == ("default/after", "default/c")
         text = await sim.metrics()
         assert "apiserver_encryption_config_controller_automatic_reload_success_total 2\n" in text
         assert 'automatic_reloads_total{apiserver_id_hash="' in text and 'status="success"} 2' in text
