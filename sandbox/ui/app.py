@@ -188,6 +188,8 @@ class SandboxApp(FreePlayApp):
         self._scenario_action("start", lambda: self.scenarios.start(message.name, self.pump))
 
     def _refresh(self, name: str) -> None:
+        if name == "health" and self.scenario_busy:
+            return  # see FreePlayApp._scenario_job: it refreshes everything when the step is done
         if self.session.running:
             fetch = Deferred(self._refreshers[name].request)
             self.run_worker(fetch, group=f"fetch-{name}", exit_on_error=False)

@@ -128,24 +128,28 @@ class FreePlayApp(App[int]):
         self._guarded(label, panel, work, announce=True)
 
     def _scenario_action(self, label: str, work: Callable[[], Awaitable[object]]) -> None:
-        async def job() -> object:
-            outcome = await work()
-            self._refresh_all()
-            return outcome
-
+        if self.scenario_busy:
+            # Never cancel a running step halfway: its expectations would be checked on half a story.
+            self.notify("a scenario step is running; try again when it has finished", severity="warning")
+            return
         if (dashboard := self.dashboard) is not None:
             dashboard.show_panel("narrative")
-        self.run_worker(self._scenario_job(label, job), group="scenario", exclusive=True, exit_on_error=False)
+        self.scenario_busy = True  # set now, so a second key press before the worker starts is refused
+        self.run_worker(
+            Deferred(partial(self._scenario_job, label, work)), group="scenario", exit_on_error=False
+        )
 
-    async def _scenario_job(self, label: str, job: Callable[[], Awaitable[object]]) -> None:
-        self.scenario_busy = True  # the UI clock holds still: the runner moves time itself
+    async def _scenario_job(self, label: str, work: Callable[[], Awaitable[object]]) -> None:
+        # While busy the UI clock holds still (the runner moves time itself) and no health fetch
+        # runs: a health request makes a cached Status probe, which the step's checks would see.
         try:
-            outcome = await job()
+            outcome = await work()
         except Exception as exc:
             self.post_message(ActionFailed(f"scenario {label}", str(exc) or type(exc).__name__, "narrative"))
             return
         finally:
             self.scenario_busy = False
+            self._refresh_all()
         if isinstance(outcome, str) and outcome:
             self.notify(outcome, title="Scenario")
 

@@ -32,6 +32,8 @@ LOG_KEPT = 300
 SPARK_BUCKETS = 60
 """The sparkline shows calls per second of run time over the last minute."""
 
+SECRETS = "/secrets/"
+"""The part of an etcd key that marks a Secret: the object list shows those."""
 PANELS = ("scenarios", "narrative", "status", "envelope", "calls", "keyring", "health", "logs")
 
 
@@ -254,6 +256,8 @@ class DashboardModel:
             self.health_checks[event.check] = event
             self._log(event, f"{event.check} {health_text(event)}")
             return {"status", "health"}
+        if isinstance(event, ev.StorageWritten | ev.StorageDeleted) and SECRETS not in event.key:
+            return set()  # the object list shows secrets (as fetch_objects lists them), not every write
         if isinstance(event, ev.StorageWritten):
             if event.ok:
                 self.written_keys.add(event.key)

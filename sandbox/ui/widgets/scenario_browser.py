@@ -85,7 +85,12 @@ class ScenarioBrowser(Panel):
         scenario = next((s for s in self.model.catalogue if s.name == name), None)
         if scenario is None:
             return
-        lines = [f"### {scenario.title}", "", scenario.summary, ""]
+        lines = [
+            f"**{scenario.title}**",
+            "",
+            scenario.summary,
+            "",
+        ]  # headings do not wrap: a long title was cut
         if scenario.teaches:
             lines += ["**Teaches**", "", *(f"- {t}" for t in scenario.teaches), ""]
         if scenario.parameters:
