@@ -13,7 +13,7 @@ from sandbox.ui.app import SandboxApp
 from tests.ui.fake_backend import FakeBackend, fake_control_factory, fake_factory
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> None:
+async def wait_for(condition: Callable[[], bool], timeout: float = 20.0, step: float = 0.05) -> None:
     """Polls `condition` on the running loop (the app keeps working meanwhile) until it holds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
