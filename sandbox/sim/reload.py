@@ -5,7 +5,9 @@ fsnotify, modelled as "the backend says the file changed" (`notify_file_changed`
 the new file is loaded and validated, its providers are built and primed, and its
 `kms-providers` check is polled every 100 ms for up to max(KMSCloseGracePeriod, 10 s). Only a
 healthy new config is swapped in; the old transformers close after the grace period. Any failure
-keeps the old config, records the failure metric and is retried on the next poll.
+keeps the old config, records the failure metric and is re-queued with client-go's rate limiter
+(5 ms doubling, at most 1000 s): a KMS plugin that stays down costs a new build and prime about
+every health-wait period (the real v1.37.2 spent 2 Encrypts where one poll interval gave 1).
 
 The health wait is a chain of clock timers rather than a sleeping loop, so it also runs inside a
 virtual-clock `advance()` (which awaits each timer callback in turn).
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 POLL_INTERVAL = 60.0
 HEALTH_POLL = 0.1
 MIN_HEALTH_WAIT = 10.0
+REQUEUE_BASE = 0.005
+REQUEUE_MAX = 1000.0
+"""client-go's default per-item rate limiter: 5 ms doubling per failure, capped at 1000 s."""
 
 
 class ConfigReloader:
@@ -37,6 +42,8 @@ class ConfigReloader:
         self._timer: TimerHandle | None = None
         self._pending: tuple[ProviderSet, str, EncryptionConfig, float] | None = None
         self._closing: list[TimerHandle] = []
+        self._requeue: TimerHandle | None = None
+        self._failures = 0
         self.last_error = ""
 
     @property
@@ -52,6 +59,10 @@ class ConfigReloader:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._requeue is not None:
+            self._requeue.cancel()
+            self._requeue = None
+        self._failures = 0
         for timer in self._closing:
             timer.cancel()
         self._closing.clear()
@@ -83,7 +94,8 @@ class ConfigReloader:
             )
             return
         if config_hash(raw, api.release.minor) == api.config_hash:
-            return  # unchanged: nothing is loaded
+            self._failures = 0  # unchanged: nothing is loaded, and the item is forgotten
+            return
         try:
             text, config = api.load_config()
         except ApiserverStartError as exc:
@@ -103,6 +115,7 @@ class ConfigReloader:
         error = await merged_check(new.kms_checks)() if new.kms_checks else None
         if error is None:
             self._pending = None
+            self._failures = 0
             self._swap(new, text, config)
             return
         if api.clock.now() >= deadline:
@@ -143,6 +156,17 @@ class ConfigReloader:
         api.emit(
             ApiserverLifecycle(time=api.clock.now(), source=api.source, action="reload-failed", detail=error)
         )
+        # The controller re-queues the item with rate limiting rather than waiting for the next
+        # poll: each retry loads and builds the providers again (v2: a prime, so one Encrypt).
+        delay = min(REQUEUE_BASE * 2**self._failures, REQUEUE_MAX)
+        self._failures += 1
+        if self._requeue is not None:
+            self._requeue.cancel()
+        self._requeue = api.clock.call_later(delay, self._retry)
+
+    async def _retry(self) -> None:
+        self._requeue = None
+        await self.check_file()
 
 
 def _go_open_error(path: object, exc: OSError) -> str:
