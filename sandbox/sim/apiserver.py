@@ -155,12 +155,14 @@ class SimApiserver:
                 + (f" (modelled as {self.release.modelled_as})" if self.release.note else ""),
             )
         )
-        # Controllers create their kube-system ConfigMaps (a failed write is retried at the next
-        # start here; upstream keeps retrying in the background).
+        # Controllers create their kube-system ConfigMaps (here a failure waits for the next start).
         await write_system_objects(self)
         if self.settings.watch_cache:
             # The watch caches' initial LIST decodes everything now, before any client read.
             await self.watch_cache.start()
+        # Its loopback client asks its own /readyz while starting (seen on v1.37.2): a KMS v1
+        # provider pays one ping Encrypt + Decrypt per start; a primed v2 probe answers from cache.
+        await self.health("/readyz")
 
     async def stop(self) -> None:
         self.reloader.stop()
