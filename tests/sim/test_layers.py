@@ -218,3 +218,30 @@ async def test_INT_9_reload_on_without_kms_still_registers_kms_providers(make_ap
     )
     no_reload = await make_api(local_config(AESCBC_1), reload=False, index=1)
     assert (await no_reload.health("/healthz/kms-providers")).body == "404 page not found\n"
+
+
+async def test_read_failures_are_corrupt_objects_from_1_32(make_api: ApiFactory) -> None:
+    """KEP-3926 (1.32) wraps read-path transform errors; 1.37.2 shows ` revision=0` too."""
+    expected = {
+        "1.31": "Internal error occurred: no matching prefix found",
+        "1.33": (
+            "Internal error occurred: StorageError: corrupt object, Code: 7, Key: /secrets/default/junk, "
+            "ResourceVersion: 0, AdditionalErrorMsg: data from the storage is not transformable: "
+            "no matching prefix found"
+        ),
+        "1.37": corrupt("/secrets/default/junk", NO_MATCH),
+    }
+    for version, message in expected.items():
+        store = MemoryStore()
+        store.put("/registry/secrets/default/junk", b"plain bytes")
+        api = await make_api(local_config(AESCBC_1), store=store, version=version)
+        assert (await api.get("secrets", "default", "junk")).message == message
+        listed = await api.list("secrets")
+        assert listed.code == 500
+        if version == "1.31":
+            assert listed.message == message
+        else:
+            assert (listed.reason, listed.message) == (
+                "StoreReadError",
+                "failed to read one or more secrets from the storage",
+            )
