@@ -123,6 +123,7 @@ class SandboxApp(FreePlayApp):
             # Work still running on the outgoing backend would land in the next backend's view.
             for group in ("actions", "clock", *(f"fetch-{name}" for name in self._refreshers)):
                 self.workers.cancel_group(self, group)
+            self._advancing = False  # a clock worker cancelled before it started never resets it
         self.post_message(BackendChanged(state, detail))
 
     async def on_unmount(self) -> None:

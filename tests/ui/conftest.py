@@ -13,14 +13,36 @@ from sandbox.ui.app import SandboxApp
 from tests.ui.fake_backend import FakeBackend, fake_control_factory, fake_factory
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 20.0, step: float = 0.05) -> None:
-    """Polls `condition` on the running loop (the app keeps working meanwhile) until it holds."""
+async def wait_for(
+    condition: Callable[[], bool],
+    timeout: float = 20.0,
+    step: float = 0.05,
+    explain: Callable[[], object] | None = None,
+) -> None:
+    """Polls `condition` on the running loop (the app keeps working meanwhile) until it holds.
+
+    `explain` is called on a timeout, and its value goes into the failure message.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
         if loop.time() > deadline:
-            raise AssertionError("condition did not hold in time")
+            detail = f": {explain()!r}" if explain is not None else ""
+            raise AssertionError(f"condition did not hold in {timeout:g} s{detail}")
         await asyncio.sleep(step)
+
+
+def app_state(app: SandboxApp) -> dict[str, object]:
+    """What a failed wait on the app should report: its backend, scenario and last messages."""
+    return {
+        "backend": app.model.backend_state,
+        "backend_error": app.model.backend_error,
+        "running": app.session.running,
+        "scenario": app.model.running_scenario,
+        "busy": app.scenario_busy,
+        "activity": app.model.activity,
+        "notifications": [f"{n.title}: {n.message}" for n in app._notifications],
+    }
 
 
 async def run_from_palette(pilot: Pilot[int], query: str, expected: str) -> None:

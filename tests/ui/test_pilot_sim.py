@@ -19,7 +19,7 @@ from sandbox.core import events as ev
 from sandbox.ui.app import SandboxApp
 from sandbox.ui.model import WriteKey
 from sandbox.ui.widgets.plugin_calls import PluginCallsPanel
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import app_state, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -194,7 +194,9 @@ async def test_a_scenario_run_in_the_ui_passes_as_it_does_in_kms_sandbox_run() -
         app.query_one("#scenario-list", OptionList).highlighted = names.index("ha-rotation")
         await pilot.press("s")
         await wait_for(
-            lambda: app.model.running_scenario == "ha-rotation" and not app.scenario_busy, timeout=30
+            lambda: app.model.running_scenario == "ha-rotation" and not app.scenario_busy,
+            timeout=60,
+            explain=lambda: app_state(app),
         )
         await pilot.press("a")  # run all stops at a failed step, so wait for the run, not the finish
         await wait_for(lambda: not app.scenario_busy, timeout=120)

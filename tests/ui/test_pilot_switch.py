@@ -21,8 +21,8 @@ from sandbox.ui.widgets.log_panel import LogPanel
 from sandbox.ui.widgets.plugin_calls import PluginCallsPanel
 from sandbox.ui.widgets.status_panel import StatusPanel
 from sandbox.ui.widgets.top_bar import TopBar
-from tests.ui.conftest import fake_backend_of, wait_for
-from tests.ui.fake_backend import FakeBackend, fake_control_factory
+from tests.ui.conftest import app_state, fake_backend_of, wait_for
+from tests.ui.fake_backend import FROZEN_NOW, FakeBackend, fake_control_factory
 from tests.ui.snapshot_apps.dashboard_app import DEMO, fixed_catalogue
 
 
@@ -39,8 +39,8 @@ def numbered_factory() -> tuple[list[FakeBackend], object]:
     return built, factory
 
 
-def app_with_catalogue(factory: object) -> SandboxApp:
-    app = SandboxApp("fake", factory=factory, control_factory=fake_control_factory, clock_speed=0.0)  # type: ignore[arg-type]
+def app_with_catalogue(factory: object, clock_speed: float = 0.0) -> SandboxApp:
+    app = SandboxApp("fake", factory=factory, control_factory=fake_control_factory, clock_speed=clock_speed)  # type: ignore[arg-type]
     app.scenarios.catalogue = fixed_catalogue  # type: ignore[method-assign]
     return app
 
@@ -174,3 +174,16 @@ async def test_long_scenario_titles_stay_on_one_line_with_an_ellipsis(
         first, second = (options.render_line(y).text for y in (0, 1))
         assert first.strip().startswith("Key rotation")
         assert second.strip() == "Next lesson"
+
+
+async def test_the_free_play_clock_keeps_running_after_a_swap() -> None:
+    built, factory = numbered_factory()
+    app = app_with_catalogue(factory, clock_speed=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.session.running and bool(app.model.catalogue))
+        await wait_for(lambda: built[0].now() > FROZEN_NOW)  # the UI clock advances the fake
+        await pilot.press("s")
+        await wait_for(
+            lambda: len(built) == 2 and app.model.backend_state == "running" and not app.scenario_busy
+        )
+        await wait_for(lambda: built[1].now() >= FROZEN_NOW + 2, explain=lambda: app_state(app))
