@@ -41,10 +41,6 @@ _WATCH_RETRIES = (
     "Decrypts a minute); the simulator's watch cache decodes a new value once"
 )
 KNOWN_DIFFERENCES = {
-    "restart-while-plugin-down": (
-        "dial and corrupt-object texts now match (fixed); not re-run since: the first real run "
-        "stopped at step 3, so steps 4+ were never compared"
-    ),
     "cold-start-deadlock": (
         "dial and corrupt-object texts now match (fixed); step 4: the real run's pluginStart "
         "timed out ('plugin plugin-0 did not open its sockets within 30.0s') where the "
@@ -63,11 +59,6 @@ KNOWN_DIFFERENCES = {
         "`probe` expectation (the simulator's StatusProbed events; nothing on a real apiserver) "
         "and the real spends 20 Encrypts (a rotation attempt per failing probe) where the sim spends 2"
     ),
-    "restart-time-decryption": (
-        "system ConfigMaps now modelled; at each (re)start the real v1.37.2 also makes one KMS v1 "
-        "Encrypt and one more Decrypt than the simulator (step 2: real Decrypt 5 + Encrypt 1, "
-        "sim Decrypt 4), not yet explained"
-    ),
     "key-rotation": (
         "step 1: apiserver 1's watch-cache Decrypt of apiserver 0's writes showed in the simulator "
         "and not in one real run; a second real run matched line for line (timing)"
@@ -78,8 +69,9 @@ KNOWN_DIFFERENCES = {
         "calls to the stopped plugin fail at once while the real ones block for the 3 s timeout"
     ),
     "ha-rotation": (
-        "`probe` expectations replaced by envelopes and the status metric (both backends see "
-        f"them; not re-run since); step 3 Decrypt NOT_FOUND 2 vs 578: {_WATCH_RETRIES}"
+        "probe expectations now backend-neutral (envelopes, status metric) and agree; the "
+        "Decrypt NOT_FOUND counts on plugin 1 do not (step 3: sim 2, real 3 or 578; step 4: sim 3, "
+        f"real 242): {_WATCH_RETRIES}"
     ),
 }
 """Differences found on v1.37.2 and not yet fixed in the simulator (the real apiserver is right).
@@ -90,13 +82,7 @@ scenario's `metadata.differential`.
 """
 
 
-UNCONFIRMED = {
-    "key-rotation",
-    "config-reload",
-    "restart-while-plugin-down",
-    "ha-rotation",
-    "cold-start-deadlock",
-}
+UNCONFIRMED = {"key-rotation", "config-reload", "cold-start-deadlock"}
 """Timing-bound, or fixed since the last real run and not re-run: not strict until confirmed."""
 
 
