@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from textual.command import Command, CommandList, CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from sandbox.ui.app import SandboxApp
 from tests.ui.fake_backend import FakeBackend, fake_control_factory, fake_factory
@@ -30,6 +31,16 @@ async def wait_for(
             detail = f": {explain()!r}" if explain is not None else ""
             raise AssertionError(f"condition did not hold in {timeout:g} s{detail}")
         await asyncio.sleep(step)
+
+
+async def catalogue_listed(app: SandboxApp) -> None:
+    """Waits until the scenario browser lists the catalogue (the model has it one redraw earlier).
+
+    `s` before that starts nothing: the list is empty, so no scenario is highlighted.
+    """
+    await wait_for(lambda: bool(app.model.catalogue))
+    options = app.query_one("#scenario-list", OptionList)
+    await wait_for(lambda: options.option_count == len(app.model.catalogue))
 
 
 def app_state(app: SandboxApp) -> dict[str, object]:

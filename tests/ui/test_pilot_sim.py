@@ -19,9 +19,23 @@ from sandbox.core import events as ev
 from sandbox.ui.app import SandboxApp
 from sandbox.ui.model import WriteKey
 from sandbox.ui.widgets.plugin_calls import PluginCallsPanel
-from tests.ui.conftest import app_state, wait_for
+from sandbox.ui.widgets.scenario_browser import ScenarioBrowser
+from tests.ui.conftest import app_state, catalogue_listed, wait_for
 
 pytestmark = pytest.mark.slow
+
+
+async def highlight_scenario(app: SandboxApp, name: str) -> None:
+    """Highlights scenario `name` in the browser, once the browser lists the catalogue.
+
+    The catalogue reaches the model before the list is filled (a redraw later); a highlight set
+    on the still-empty list is lost and `s` then starts the first scenario.
+    """
+    await catalogue_listed(app)
+    names = [s.name for s in app.model.catalogue]
+    app.query_one("#scenario-list", OptionList).highlighted = names.index(name)
+    browser = app.query_one(ScenarioBrowser)
+    await wait_for(lambda: browser.selected_name == name)
 
 
 async def settles(read: Callable[[], object], quiet: float, timeout: float) -> None:
@@ -54,9 +68,7 @@ async def test_a_full_scenario_run_shows_key_ids_calls_and_health() -> None:
     app = SandboxApp("sim", clock_speed=0.0)
     async with app.run_test(size=(200, 60)) as pilot:
         await wait_for(lambda: app.session.running and bool(app.model.catalogue), timeout=30)
-        names = [s.name for s in app.model.catalogue]
-        options = app.query_one("#scenario-list", OptionList)
-        options.highlighted = names.index("key-rotation")
+        await highlight_scenario(app, "key-rotation")
         await pilot.press("s")
         await wait_for(
             lambda: app.model.running_scenario == "key-rotation" and app.session.running, timeout=30
@@ -190,8 +202,7 @@ async def test_a_scenario_run_in_the_ui_passes_as_it_does_in_kms_sandbox_run() -
     app = SandboxApp("sim", clock_speed=1.0)
     async with app.run_test(size=(200, 60)) as pilot:
         await wait_for(lambda: app.session.running and bool(app.model.catalogue), timeout=30)
-        names = [s.name for s in app.model.catalogue]
-        app.query_one("#scenario-list", OptionList).highlighted = names.index("ha-rotation")
+        await highlight_scenario(app, "ha-rotation")
         await pilot.press("s")
         await wait_for(
             lambda: app.model.running_scenario == "ha-rotation" and not app.scenario_busy,

@@ -21,7 +21,7 @@ from sandbox.ui.widgets.log_panel import LogPanel
 from sandbox.ui.widgets.plugin_calls import PluginCallsPanel
 from sandbox.ui.widgets.status_panel import StatusPanel
 from sandbox.ui.widgets.top_bar import TopBar
-from tests.ui.conftest import app_state, fake_backend_of, wait_for
+from tests.ui.conftest import app_state, catalogue_listed, fake_backend_of, wait_for
 from tests.ui.fake_backend import FROZEN_NOW, FakeBackend, fake_control_factory
 from tests.ui.snapshot_apps.dashboard_app import DEMO, fixed_catalogue
 
@@ -62,7 +62,8 @@ async def test_starting_a_scenario_shows_only_the_new_backend_everywhere() -> No
     built, factory = numbered_factory()
     app = app_with_catalogue(factory)
     async with app.run_test(size=(200, 60)) as pilot:
-        await wait_for(lambda: app.session.running and bool(app.model.catalogue))
+        await wait_for(lambda: app.session.running)
+        await catalogue_listed(app)
         await pilot.press("c", "j")  # a secret and a probe on the first backend
         await wait_for(lambda: len(rows(app, "#call-table")) >= 2 and len(app.model.objects) == 1)
         await pilot.press("s")
@@ -95,7 +96,8 @@ async def test_a_batch_flushed_from_the_old_backend_is_dropped_after_the_swap() 
     built, factory = numbered_factory()
     app = app_with_catalogue(factory)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(lambda: app.session.running and bool(app.model.catalogue))
+        await wait_for(lambda: app.session.running)
+        await catalogue_listed(app)
         old_generation = app.pump.generation
         await pilot.press("s")
         await wait_for(lambda: len(built) == 2 and app.model.call_total == 2)
@@ -180,7 +182,8 @@ async def test_the_free_play_clock_keeps_running_after_a_swap() -> None:
     built, factory = numbered_factory()
     app = app_with_catalogue(factory, clock_speed=1.0)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(lambda: app.session.running and bool(app.model.catalogue))
+        await wait_for(lambda: app.session.running)
+        await catalogue_listed(app)
         await wait_for(lambda: built[0].now() > FROZEN_NOW)  # the UI clock advances the fake
         await pilot.press("s")
         await wait_for(
