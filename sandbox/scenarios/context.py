@@ -153,10 +153,13 @@ class RunContext:
         return next((r for r in self.records if r.id == op_id), None)
 
     def probes_this_step(self) -> list[StatusProbed]:
+        """Status calls made this step. Answers from the 20 s / 3 s result cache are left out:
+        they carry no healthz or key_id, so a health request during a step must not hide the
+        probe that really asked the plugin."""
         return [
             e
             for e in self.backend.events.history(["apiserver.probe"])
-            if isinstance(e, StatusProbed) and e.time >= self.step_started_at
+            if isinstance(e, StatusProbed) and not e.cached and e.time >= self.step_started_at
         ]
 
     def touch(self, key: str) -> None:
