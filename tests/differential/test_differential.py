@@ -25,7 +25,10 @@ from sandbox.scenarios.model import bundled_scenarios, find_scenario
 from sandbox.scenarios.runner import backend_options_for
 from tests.differential.transcript import Transcript, record
 
-pytestmark = [pytest.mark.local, pytest.mark.slow]
+# One retry for a failed comparison: the real apiserver runs on wall-clock timers (1-minute
+# poll, 3 s negative health cache) that a loaded 2-core machine can shift across a step
+# boundary. A real difference fails twice; a race seen once does not fail CI.
+pytestmark = [pytest.mark.local, pytest.mark.slow, pytest.mark.flaky(reruns=1)]
 
 KUBE_VERSION = "1.37"
 SMALLER = {
