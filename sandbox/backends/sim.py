@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from sandbox.backends.base import (
-    Backend,
     BackendError,
     BackendOptions,
     HealthResult,
@@ -41,6 +40,7 @@ from sandbox.backends.base import (
     ObjectKind,
     OpResult,
 )
+from sandbox.backends.plugin_fleet import PluginFleet
 from sandbox.core.errors import SandboxError
 from sandbox.core.events import ClockAdvanced, EventBus, LogLine
 from sandbox.core.releases import ReleaseProfile, profile_for
@@ -81,7 +81,7 @@ def _to_op(response: ApiResponse) -> OpResult:
     )
 
 
-class SimBackend(Backend):
+class SimBackend(PluginFleet):
     """Simulated control plane(s) + real plugin process(es)."""
 
     name = "sim"
@@ -375,25 +375,6 @@ class SimBackend(Backend):
             api.reset_metrics()
 
     # --- plugin ------------------------------------------------------------------------------
-
-    def plugin_control_endpoint(self, index: int = 0) -> str:
-        return self._plugin(index).control_endpoint
-
-    def _plugin(self, index: int) -> PluginProcess:
-        if not 0 <= index < len(self.plugins):
-            raise BackendError(f"no plugin {index}: this run has {len(self.plugins)}")
-        return self.plugins[index]
-
-    def control(self, index: int = 0) -> PluginControlClient:
-        """The `PluginControlClient` of plugin `index` (rotate, set_health, set_outage, add_fault...)."""
-        self._plugin(index)
-        return self.controls[index]
-
-    async def restart_plugin(self, index: int = 0, down_for: float = 0.0) -> None:
-        await self.stop_plugin(index)
-        if down_for > 0:
-            await self.advance(down_for, reason=f"plugin-{index} down")
-        await self.start_plugin(index)
 
     async def stop_plugin(self, index: int = 0) -> None:
         process = self._plugin(index)

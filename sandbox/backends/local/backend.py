@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from sandbox.backends.base import (
-    Backend,
     BackendError,
     BackendOptions,
     HealthResult,
@@ -41,6 +40,7 @@ from sandbox.backends.local.etcd_api import EtcdError, EtcdGateway
 from sandbox.backends.local.pki import PkiPaths, generate_pki
 from sandbox.backends.local.processes import ManagedProcess, ProcessError, start_etcd, stop
 from sandbox.backends.local.state import KUBECONFIG_NAME, RunRecord, kubeconfig_text, remember_current
+from sandbox.backends.plugin_fleet import PluginFleet
 from sandbox.core.events import ApiserverLifecycle, ClockAdvanced, EventBus, LogLine, WaitProgress
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ PLUGIN_START_TIMEOUT_S = 30.0
 """Generous: a Python plugin starting next to busy apiservers on 2 cores can take over 10 s."""
 
 
-class LocalBackend(Backend):
+class LocalBackend(PluginFleet):
     """Real etcd + kube-apiserver(s) on loopback, wired to the bundled plugin(s)."""
 
     name = "local"
@@ -455,25 +455,6 @@ class LocalBackend(Backend):
         return await self._api(apiserver).client().metrics()
 
     # --- plugin ------------------------------------------------------------------------------
-
-    def plugin_control_endpoint(self, index: int = 0) -> str:
-        return self._plugin(index).control_endpoint
-
-    def _plugin(self, index: int) -> PluginProcess:
-        if not 0 <= index < len(self.plugins):
-            raise BackendError(f"no plugin {index}: this run has {len(self.plugins)}")
-        return self.plugins[index]
-
-    def control(self, index: int = 0) -> PluginControlClient:
-        """The `PluginControlClient` of plugin `index`, as on the simulator."""
-        self._plugin(index)
-        return self.controls[index]
-
-    async def restart_plugin(self, index: int = 0, down_for: float = 0.0) -> None:
-        await self.stop_plugin(index)
-        if down_for > 0:
-            await self.advance(down_for, reason=f"plugin-{index} down")
-        await self.start_plugin(index)
 
     async def stop_plugin(self, index: int = 0) -> None:
         await self._plugin(index).stop()
